@@ -1,0 +1,89 @@
+"""interjax: exact AND-OR interactions of JAX models and their generalization power.
+
+Implements He, Zhang, Cheng, Zhang, Zhang (2025), *Technical Report: Quantifying and Analyzing
+the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interactions of Li & Zhang
+(2023, arXiv:2304.13312) and Chen et al. (2024, arXiv:2401.16318).
+
+    >>> import interjax as ij
+    >>> sorted(ij.__all__)[:3]
+    ['LogOdds', 'Logit', 'Model']
+"""
+
+from interjax import masks, transform
+from interjax.evaluate import (
+    LogOdds,
+    Logit,
+    Model,
+    Probability,
+    evaluate,
+    from_fn,
+    from_linen,
+    from_nnx,
+    log_odds,
+    logit,
+    probability,
+    stack_models,
+)
+from interjax.masks import (
+    Players,
+    coalition_index,
+    coalition_players,
+    from_msb_order,
+    graded_order,
+    mean_baseline,
+    orders,
+    to_msb_order,
+    token_baseline,
+)
+from interjax.transform import (
+    and_interactions,
+    and_inverse,
+    banzhaf_values,
+    harsanyi_dividends,
+    matching_error,
+    noise_floor,
+    or_interactions,
+    or_inverse,
+    pairwise_shapley_interactions,
+    reconstruct,
+    shapley_values,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LogOdds",
+    "Logit",
+    "Model",
+    "Players",
+    "Probability",
+    "and_interactions",
+    "and_inverse",
+    "banzhaf_values",
+    "coalition_index",
+    "coalition_players",
+    "evaluate",
+    "from_fn",
+    "from_linen",
+    "from_msb_order",
+    "from_nnx",
+    "graded_order",
+    "harsanyi_dividends",
+    "log_odds",
+    "logit",
+    "masks",
+    "matching_error",
+    "mean_baseline",
+    "noise_floor",
+    "or_interactions",
+    "or_inverse",
+    "orders",
+    "pairwise_shapley_interactions",
+    "probability",
+    "reconstruct",
+    "shapley_values",
+    "stack_models",
+    "to_msb_order",
+    "token_baseline",
+    "transform",
+]

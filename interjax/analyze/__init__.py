@@ -1,0 +1,1 @@
+"""Generalization labels, order profiles, phases and the loss gap (issue 4)."""

@@ -1,0 +1,1 @@
+"""Read-only Orbax checkpoint sources; the only module that imports orbax (issue 4)."""

@@ -1,0 +1,86 @@
+"""Small offline datasets: scikit-learn ships both tables, so nothing is downloaded.
+
+* breast cancer (Wolberg et al.): 569 samples × 30 features, 2 classes. The 30 features are 10
+  measurements (radius, texture, …) each as mean, standard error and worst value; the natural
+  10 players group the three columns of one measurement (:func:`breast_cancer_players`).
+* digits (Alpaydin & Kaynak): 1797 grey 8×8 images of digits 0–9, values 0–16.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from interjax.masks import Players
+
+__all__ = ["Dataset", "breast_cancer", "breast_cancer_players", "digits", "digit_patch_players"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Train/test arrays (float32 inputs, int32 labels) with names."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    name: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def _split(x, y, test_fraction, seed):
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))
+    n_test = round(len(x) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def breast_cancer(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
+    """The breast-cancer table, standardized with the training split's mean and std."""
+    from sklearn.datasets import load_breast_cancer
+
+    raw = load_breast_cancer()
+    x = raw.data.astype(np.float64)
+    y = raw.target.astype(np.int32)
+    x_tr, y_tr, x_te, y_te = _split(x, y, test_fraction, seed)
+    mu, sd = x_tr.mean(0), x_tr.std(0) + 1e-8
+    return Dataset(
+        ((x_tr - mu) / sd).astype(np.float32), y_tr, ((x_te - mu) / sd).astype(np.float32), y_te,
+        tuple(raw.feature_names), tuple(raw.target_names), "breast_cancer",
+    )
+
+
+def breast_cancer_players(background="keep") -> Players:
+    """10 players, one per measurement: player i owns columns i, i+10, i+20 (mean, se, worst)."""
+    from sklearn.datasets import load_breast_cancer
+
+    names = [str(f).replace("mean ", "") for f in load_breast_cancer().feature_names[:10]]
+    return Players.segments(groups=[[i, i + 10, i + 20] for i in range(10)], shape=30,
+                            background=background, names=names)
+
+
+def digits(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
+    """Digits as ``(N, 8, 8, 1)`` float32 images scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    x = (raw.images / 16.0).astype(np.float32)[..., None]
+    y = raw.target.astype(np.int32)
+    x_tr, y_tr, x_te, y_te = _split(x, y, test_fraction, seed)
+    names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
+    return Dataset(x_tr, y_tr, x_te, y_te, names, tuple(str(d) for d in range(10)), "digits")
+
+
+def digit_patch_players(patch_size: int = 2, select=None, background="keep") -> Players:
+    """Patch players on the 8×8 digit images; default 2×2 patches, the 12 central-ish ones
+    (the 4×4 patch grid without its four corners), so n = 12 ≤ 16."""
+    if select is None and patch_size == 2:
+        select = [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]
+    return Players.patches((8, 8), patch_size, select=select, background=background)

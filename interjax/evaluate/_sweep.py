@@ -1,0 +1,284 @@
+"""The compiled sweep: a model on all 2**n masked versions of an input (METHOD.md §1).
+
+``v[..., T] = value(model(x_T))`` for every coalition ``T`` in bitmask order. Masks are made on
+device from an integer range, chunk by chunk under ``lax.map`` (memory O(chunk × model) plus the
+value vector), samples and stacked parameter sets ride ``vmap`` axes, and with several devices the
+chunk axis is split over a ``jax.sharding.Mesh`` with ``shard_map``. The whole sweep is one
+``jax.jit`` program keyed on (apply function, players, input shape and dtype, chunk size, mesh),
+so new inputs, targets and parameter sets of the same shapes never retrace.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from interjax.evaluate._models import Model
+from interjax.masks import Players, check_baseline, coalition_players
+
+__all__ = ["default_chunk_size", "evaluate", "mask_inputs", "memory_estimate"]
+
+_CHUNK_ELEMENTS = 2**21  # masked-input elements per chunk, over all samples and models
+_MESH_AXIS = "masks"
+
+
+def mask_inputs(ids, x, baseline, element_map, n: int, keep_background: bool):
+    """Masked inputs ``x_T`` for coalition ids ``(C,)``: shape ``(C, *x.shape)``.
+
+    ``x_T[e] = x[e]`` if the player owning element ``e`` is in ``T`` (or ``e`` is kept
+    background), else ``baseline[e]``.
+    """
+    emap = jnp.asarray(element_map)
+    ids = ids.reshape(ids.shape + (1,) * emap.ndim)
+    keep = ((ids >> jnp.maximum(emap, 0)) & 1).astype(bool)
+    keep = jnp.where(emap < 0, keep_background, keep)
+    keep = keep.reshape(keep.shape + (1,) * (x.ndim - emap.ndim))
+    return jnp.where(keep, x, baseline)
+
+
+def _result_dtype():
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("players", "chunk_size", "batched", "baseline_per_sample", "mesh"),
+)
+def _sweep(model, x, baseline, *, players, chunk_size, batched, baseline_per_sample, mesh):
+    input_shape = x.shape[1:] if batched else x.shape
+    emap = players.element_map(input_shape)
+    n, keep_bg = players.n, players.background == "keep"
+    out_fn = model.output
+
+    def values_of_chunk(ids, params, output, x, b):
+        """(C,) values for one input and one parameter set."""
+        xs = mask_inputs(ids, x, b, emap, n, keep_bg)
+        return jax.vmap(output)(model.apply(params, xs))
+
+    f = values_of_chunk
+    if batched:
+        out_axes = jax.tree.map(lambda t: 0 if jnp.ndim(t) == 1 else None, out_fn)
+        f = jax.vmap(f, in_axes=(None, None, out_axes, 0, 0 if baseline_per_sample else None))
+    if model.num_stacked:
+        f = jax.vmap(f, in_axes=(None, 0, None, None, None))
+
+    def body(ids_block, params, output, x, b):  # ids_block: (num_chunks, C)
+        vals = jax.lax.map(lambda ids: f(ids, params, output, x, b), ids_block)
+        vals = jnp.moveaxis(vals, 0, -2)  # (..., num_chunks, C)
+        return vals.reshape(*vals.shape[:-2], -1)
+
+    num_devices = 1 if mesh is None else mesh.size
+    total = 2**n
+    num_chunks = math.ceil(total / chunk_size)
+    num_chunks = math.ceil(num_chunks / num_devices) * num_devices
+    ids = jnp.arange(num_chunks * chunk_size, dtype=jnp.int32).reshape(num_chunks, chunk_size)
+    if mesh is None:
+        v = body(ids, model.params, out_fn, x, baseline)
+    else:
+        lead = (None,) * (int(batched) + int(model.num_stacked > 0))
+        ids = jax.lax.with_sharding_constraint(ids, NamedSharding(mesh, P(_MESH_AXIS)))
+        v = jax.shard_map(
+            body,
+            mesh=mesh,
+            in_specs=(P(_MESH_AXIS), P(), P(), P(), P()),
+            out_specs=P(*lead, _MESH_AXIS),
+        )(ids, model.params, out_fn, x, baseline)
+    v = v[..., :total].astype(_result_dtype())
+    if getattr(out_fn, "minus_empty", False):
+        v = v - v[..., :1]
+    return v
+
+
+def _input_size(shape) -> int:
+    return int(np.prod(shape)) if shape else 1
+
+
+def default_chunk_size(n: int, input_shape, num_samples: int = 1, num_models: int = 1,
+                       num_devices: int = 1) -> int:
+    """Masked inputs per chunk: a power of two with about 2**21 input elements per chunk over all
+    samples and models, at most ``2**n / num_devices``."""
+    per_mask = _input_size(input_shape) * max(num_samples, 1) * max(num_models, 1)
+    c = max(1, _CHUNK_ELEMENTS // per_mask)
+    c = 1 << (c.bit_length() - 1)
+    return max(1, min(c, 2**n // num_devices))
+
+
+def _available_bytes(device) -> int:
+    try:
+        stats = device.memory_stats() or {}
+    except Exception:  # CPU backends may not implement memory_stats
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def memory_estimate(n: int, input_shape, itemsize: int, num_samples: int = 1,
+                    num_models: int = 1, chunk_size: int | None = None) -> dict:
+    """Bytes the sweep needs: the value vectors and one chunk of masked inputs (activations of
+    the model come on top, roughly in proportion to the chunk)."""
+    chunk = chunk_size or default_chunk_size(n, input_shape, num_samples, num_models)
+    values = 2**n * max(num_samples, 1) * max(num_models, 1) * 8
+    chunk_inputs = chunk * _input_size(input_shape) * itemsize * max(num_samples, 1) * max(
+        num_models, 1)
+    return {"values": values, "chunk_inputs": chunk_inputs, "total": values + 2 * chunk_inputs}
+
+
+def _default_mesh():
+    devices = jax.devices()
+    return None if len(devices) == 1 else Mesh(np.array(devices), (_MESH_AXIS,))
+
+
+def evaluate(
+    model: Model,
+    x,
+    players: Players,
+    *,
+    baseline=None,
+    chunk_size: int | None = None,
+    batched: bool | None = None,
+    mesh: Mesh | None | str = "auto",
+    check_finite: bool = True,
+) -> jax.Array:
+    """Values of ``model`` on all ``2**n`` masked versions of ``x``, in bitmask order.
+
+    ``v[T] = value(model(x_T))`` where ``x_T`` keeps the elements of the players in ``T`` and
+    puts the baseline elsewhere (METHOD.md §1; He et al. 2025, arXiv:2505.06993).
+
+    Args:
+      model: from :func:`from_nnx`, :func:`from_linen`, :func:`from_fn` (or stacked with
+        :func:`stack_models`).
+      x: one input of the shape the model takes per example, or a batch ``(B, *shape)``.
+      players: which elements each player owns (:class:`interjax.Players`).
+      baseline: value of masked elements; ``None`` = zeros; any array broadcastable to one input,
+        or ``(B, *shape)`` for one baseline per input.
+      chunk_size: masked inputs evaluated at once per sample and model (bounds memory);
+        default keeps about 2**21 input elements per chunk.
+      batched: whether ``x`` carries a leading batch axis. Default: true iff ``x`` has one more
+        axis than the players need (for ``features``/``tokens`` players: ``x.ndim == 2`` /
+        ``x.ndim == 3``; for patches/segments: one axis beyond the membership's), or if the
+        target is an array of one class per input.
+      mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
+        or pass a ``Mesh`` with one axis, or ``None`` for one device.
+      check_finite: raise, naming some masks, if the model's value is NaN or infinite.
+
+    Returns:
+      ``(2**n,)``, ``(B, 2**n)``, ``(P, 2**n)`` or ``(P, B, 2**n)`` values, float64 when
+      ``jax_enable_x64`` is on (recommended for the transforms), else float32.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> m = ij.from_fn(lambda p, x: x @ p, jnp.ones((3, 2)), output=ij.logit(target=0))
+      >>> ij.evaluate(m, jnp.array([1.0, 2.0, 4.0]), ij.Players.features(3)).tolist()
+      [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    """
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"model must come from ij.from_nnx / from_linen / from_fn, got {type(model).__name__}"
+        )
+    if not isinstance(players, Players):
+        raise TypeError(f"players must be an ij.Players, got {type(players).__name__}")
+    x = x if isinstance(x, jax.Array) else jnp.asarray(x)
+    if batched is None:
+        batched = _infer_batched(x, players, model.output)
+    input_shape = tuple(x.shape[1:]) if batched else tuple(x.shape)
+    num_samples = x.shape[0] if batched else None
+    players.element_map(input_shape)  # raises if the players do not fit
+    b, per_sample = check_baseline(baseline, input_shape, x.dtype, num_samples)
+    if mesh == "auto":
+        mesh = _default_mesh()
+    num_devices = 1 if mesh is None else mesh.size
+    num_models = model.num_stacked or 1
+    n = players.n
+    if chunk_size is None:
+        chunk_size = default_chunk_size(n, input_shape, num_samples or 1, num_models, num_devices)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    chunk_size = min(chunk_size, 2**n)
+    _check_memory(n, input_shape, x.dtype.itemsize, num_samples or 1, num_models, chunk_size,
+                  num_devices)
+    _check_output(model, x, b, input_shape, num_samples)
+    v = _sweep(model, x, b, players=players, chunk_size=chunk_size, batched=bool(batched),
+               baseline_per_sample=per_sample, mesh=mesh)
+    if check_finite and not isinstance(v, jax.core.Tracer):
+        _raise_if_not_finite(v, n)
+    return v
+
+
+def _infer_batched(x, players: Players, output) -> bool:
+    target = getattr(output, "target", None)
+    if target is not None and jnp.ndim(target) == 1:
+        return True
+    need = {"features": 1, "tokens": 2}.get(players.kind, players.membership.ndim)
+    return x.ndim > need
+
+
+def _check_memory(n, input_shape, itemsize, num_samples, num_models, chunk, num_devices):
+    est = memory_estimate(n, input_shape, itemsize, num_samples, num_models, chunk)
+    avail = _available_bytes(jax.devices()[0]) * num_devices
+    if est["total"] > 0.8 * avail:
+        gib = 2**30
+        raise MemoryError(
+            f"evaluating 2**{n} masked inputs for {num_samples} sample(s) x {num_models} "
+            f"model(s) needs about {est['total'] / gib:.2f} GiB (values {est['values'] / gib:.2f}"
+            f" GiB, one chunk of {chunk} masked inputs {est['chunk_inputs'] / gib:.2f} GiB) but "
+            f"only {avail / gib:.2f} GiB is available. Use fewer players, a smaller chunk_size, "
+            "fewer samples per call, or more devices."
+        )
+
+
+def _check_output(model: Model, x, b, input_shape, num_samples):
+    """Run shape inference of one forward pass (no computation) to validate the output."""
+    probe = jax.ShapeDtypeStruct((1, *input_shape), x.dtype)
+    params = model.params
+    if model.num_stacked:
+        params = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape[1:], p.dtype), params)
+    try:
+        out = jax.eval_shape(model.apply, params, probe)
+    except Exception as err:
+        raise ValueError(
+            f"the model cannot be applied to a batch of inputs of shape (C, *{input_shape}): "
+            f"{type(err).__name__}: {err}. The apply function receives a batch of masked inputs."
+        ) from err
+    if not hasattr(out, "shape") or not out.shape or out.shape[0] != 1:
+        raise ValueError(
+            "the model must return one output per masked input, shape (C, ...); got "
+            f"{getattr(out, 'shape', type(out).__name__)} for C=1"
+        )
+    output = model.output
+    if hasattr(output, "check"):
+        output.check(tuple(out.shape[1:]), num_samples)
+    else:
+        res = jax.eval_shape(output, jax.ShapeDtypeStruct(out.shape[1:], out.dtype))
+        if getattr(res, "shape", None) != ():
+            raise ValueError(
+                f"the output function must return a scalar per masked input, got shape "
+                f"{getattr(res, 'shape', None)} from an output of shape {out.shape[1:]}"
+            )
+
+
+def _raise_if_not_finite(v, n):
+    finite = np.asarray(jnp.isfinite(v))
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    first = [(tuple(int(i) for i in idx[:-1]), int(idx[-1])) for idx in bad[:4]]
+    shown = ", ".join(
+        f"T={t} players {coalition_players(t, n)}" + (f" (item {lead})" if lead else "")
+        for lead, t in first
+    )
+    raise FloatingPointError(
+        f"the model's value is NaN or infinite on {len(bad)} of {finite.size} masked inputs, "
+        f"e.g. {shown}. Check the baseline (masked inputs may be out of the model's domain) or "
+        "the value function (probabilities of exactly 0 or 1 give infinite log-odds)."
+    )

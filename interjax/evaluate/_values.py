@@ -1,0 +1,143 @@
+"""Value functions: the scalar v(x_T) read from the model output on one masked input.
+
+Each value function maps the output of the model on ONE masked input (for a classifier, the
+logits of shape ``(K,)``) to a scalar. They are pytrees whose ``target`` is data, so one compiled
+sweep serves every target class; with a batch of inputs ``target`` may be an int array of shape
+``(B,)``. A plain Python callable ``f(output) -> scalar`` is accepted wherever a value function is.
+
+Binary classifiers with a single output logit ``z`` (``K = 1``) are read as ``p(y=1) = sigmoid(z)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["CustomValue", "LogOdds", "Logit", "Probability", "ValueFn", "as_value_fn", "log_odds", "logit", "probability"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Targeted:
+    target: Any
+    minus_empty: bool = dataclasses.field(default=False, metadata={"static": True})
+
+    def check(self, output_shape: tuple[int, ...], batch: int | None) -> None:
+        """Raise before any work if the target does not fit an output of ``output_shape``."""
+        if len(output_shape) != 1:
+            raise ValueError(
+                f"{type(self).__name__} reads class logits of shape (K,) per input, but the model "
+                f"returns shape {output_shape} per input. Pass output=<callable> to read another "
+                "output."
+            )
+        k = max(output_shape[0], 2)
+        if isinstance(self.target, jax.core.Tracer):
+            return
+        t = np.asarray(self.target)
+        if not np.issubdtype(t.dtype, np.integer):
+            raise TypeError(f"target must be an integer class index, got dtype {t.dtype}")
+        if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != batch):
+            raise ValueError(
+                f"target must be a class index or one per input (shape ({batch},)); got shape "
+                f"{t.shape}"
+            )
+        if t.size and (t.min() < 0 or t.max() >= k):
+            raise ValueError(f"target class {t.tolist()} out of range: the model has {k} classes")
+
+
+def _log_p_and_log_not_p(logits, target):
+    if logits.shape[-1] == 1:  # binary classifier with one logit z = log p1/p0
+        z = logits[0] * jnp.where(target == 1, 1.0, -1.0).astype(logits.dtype)
+        return jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
+    k = jnp.arange(logits.shape[-1])
+    own = jnp.take(logits, target)
+    others = jax.nn.logsumexp(jnp.where(k == target, -jnp.inf, logits))
+    norm = jnp.logaddexp(own, others)
+    return own - norm, others - norm
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LogOdds(_Targeted):
+    """``v = log p_y / (1 - p_y) = logit_y - logsumexp_{k≠y} logit_k`` (stable form)."""
+
+    def __call__(self, logits):
+        if logits.shape[-1] == 1:
+            return logits[0] * jnp.where(self.target == 1, 1.0, -1.0).astype(logits.dtype)
+        k = jnp.arange(logits.shape[-1])
+        others = jax.nn.logsumexp(jnp.where(k == self.target, -jnp.inf, logits))
+        return jnp.take(logits, self.target) - others
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Logit(_Targeted):
+    """``v = logit_y`` (for a one-logit binary model, ``±z``)."""
+
+    def __call__(self, logits):
+        if logits.shape[-1] == 1:
+            return logits[0] * jnp.where(self.target == 1, 1.0, -1.0).astype(logits.dtype)
+        return jnp.take(logits, self.target)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Probability(_Targeted):
+    """``v = p_y = softmax(logits)_y`` (``sigmoid(±z)`` for a one-logit binary model)."""
+
+    def __call__(self, logits):
+        return jnp.exp(_log_p_and_log_not_p(logits, self.target)[0])
+
+
+def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
+    """Log-odds of class ``target``: ``v(x_T) = log p_y(x_T) / (1 - p_y(x_T))`` (METHOD.md §1).
+
+    This is the default value of the paper (He et al. 2025, arXiv:2505.06993) and of the lab's
+    earlier work. With ``minus_empty=True`` the value on the empty mask is subtracted,
+    ``v(T) - v(∅)``.
+
+    Example:
+      >>> float(log_odds(0)(jnp.array([2.0, 0.0])))  # log(e^2 / e^0)
+      2.0
+    """
+    return LogOdds(jnp.asarray(target), minus_empty)
+
+
+def logit(target, *, minus_empty: bool = False) -> Logit:
+    """The raw logit of class ``target``."""
+    return Logit(jnp.asarray(target), minus_empty)
+
+
+def probability(target, *, minus_empty: bool = False) -> Probability:
+    """The softmax probability of class ``target``."""
+    return Probability(jnp.asarray(target), minus_empty)
+
+
+ValueFn = LogOdds | Logit | Probability | Callable[[Any], Any]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class CustomValue:
+    """A user function ``fn(output_of_one_input) -> scalar``, held static (hash by identity)."""
+
+    fn: Callable = dataclasses.field(metadata={"static": True})
+
+    def __call__(self, output):
+        return self.fn(output)
+
+
+def as_value_fn(output) -> LogOdds | Logit | Probability | CustomValue:
+    """Return ``output`` as a value-function pytree; wrap a plain callable in CustomValue."""
+    if isinstance(output, _Targeted | CustomValue):
+        return output
+    if callable(output):
+        return CustomValue(output)
+    raise TypeError(
+        f"output must be a value function (ij.log_odds, ij.logit, ij.probability) or a callable "
+        f"mapping one model output to a scalar; got {type(output).__name__}"
+    )

@@ -1,0 +1,71 @@
+"""Baseline values b that replace masked players (METHOD.md §1).
+
+A baseline is any array that broadcasts to one input: ``0.0`` (zeros, the default), the mean over
+a reference set (:func:`mean_baseline`), a user array, or for text a baseline embedding of shape
+``(D,)`` that broadcasts over the ``(L, D)`` embedded sequence (:func:`token_baseline`).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["check_baseline", "mean_baseline", "token_baseline"]
+
+
+def mean_baseline(reference, axis: int = 0) -> jnp.ndarray:
+    """Mean of a reference set over its sample axis: ``b = mean_k x_k``.
+
+    Example:
+      >>> mean_baseline(np.array([[0.0, 2.0], [2.0, 4.0]])).tolist()
+      [1.0, 3.0]
+    """
+    ref = jnp.asarray(reference)
+    if ref.ndim == 0 or ref.shape[axis] == 0:
+        raise ValueError(f"mean_baseline needs a non-empty reference set, got shape {ref.shape}")
+    return ref.mean(axis=axis)
+
+
+def token_baseline(embedding_table, token_id: int) -> jnp.ndarray:
+    """The embedding row of a mask or pad token, shape ``(D,)``, to mask token players."""
+    table = jnp.asarray(embedding_table)
+    if table.ndim != 2:
+        raise ValueError(f"embedding_table must be (vocab, D), got shape {table.shape}")
+    if not 0 <= token_id < table.shape[0]:
+        raise ValueError(f"token_id {token_id} out of range for a vocabulary of {table.shape[0]}")
+    return table[token_id]
+
+
+def check_baseline(baseline, input_shape: tuple[int, ...], dtype, batch: int | None = None):
+    """Validate a baseline for inputs of ``input_shape`` and ``dtype``; return it as an array.
+
+    ``None`` means zeros. A baseline broadcasts to one input; with a batch of ``B`` inputs it may
+    also have shape ``(B, *input_shape)`` (one baseline per input). Returns ``(b, per_sample)``.
+    """
+    if baseline is None:
+        return jnp.zeros((), dtype), False
+    b = baseline if hasattr(baseline, "dtype") else np.asarray(baseline)
+    if not (np.issubdtype(b.dtype, np.number) or b.dtype == jnp.bfloat16) or np.issubdtype(
+        b.dtype, np.complexfloating
+    ):
+        raise TypeError(f"the baseline must be a real number array, got dtype {b.dtype}")
+    if not jnp.can_cast(b.dtype, dtype, casting="same_kind"):
+        raise TypeError(
+            f"the baseline has dtype {b.dtype} but the input has dtype {jnp.dtype(dtype)}; a "
+            "float baseline cannot replace integer inputs. Mask a float representation "
+            "(embeddings, one-hot) or cast the input."
+        )
+    shape = tuple(b.shape)
+    if batch is not None and shape == (batch, *input_shape) and len(shape) > 0:
+        return jnp.asarray(b, dtype), True
+    try:
+        ok = np.broadcast_shapes(shape, input_shape) == tuple(input_shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        per = f" or {(batch, *input_shape)} (one per input)" if batch is not None else ""
+        raise ValueError(
+            f"baseline of shape {shape} does not broadcast to one input of shape "
+            f"{tuple(input_shape)}; expected a shape that broadcasts to it{per}."
+        )
+    return jnp.asarray(b, dtype), False

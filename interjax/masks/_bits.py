@@ -1,0 +1,104 @@
+"""Bitmask helpers for coalitions.
+
+A coalition ``T ⊆ N = {0, …, n-1}`` is the integer ``Σ_{i∈T} 2^i``: bit ``i`` set means player
+``i`` is kept (METHOD.md §1). Index 0 is ∅ and index ``2**n - 1`` is N. Every array over
+coalitions in interjax uses this order. The lab's published research code uses the opposite bit
+order (player 0 is the most significant bit); :func:`to_msb_order` and :func:`from_msb_order`
+convert, and :func:`graded_order` gives a size-graded view. That order is never stored.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "coalition_index",
+    "coalition_players",
+    "from_msb_order",
+    "graded_order",
+    "keep_bits",
+    "num_players_of",
+    "orders",
+    "to_msb_order",
+]
+
+
+def num_players_of(length: int) -> int:
+    """Return ``n`` such that ``length == 2**n``, or raise a ValueError that says what to do."""
+    length = int(length)
+    if length < 1 or length & (length - 1):
+        raise ValueError(
+            f"an array over coalitions must have length 2**n (one entry per subset of n players, "
+            f"in bitmask order); got length {length}. Pass the full value vector from "
+            "ij.evaluate, or pad/trim it to a power of two."
+        )
+    return length.bit_length() - 1
+
+
+def keep_bits(ids: jnp.ndarray, n: int) -> jnp.ndarray:
+    """Players kept by each coalition: ``(..., n)`` bools, bit ``i`` of ``ids`` → column ``i``.
+
+    Built on device from integer ids, never as a host ``2**n × n`` matrix.
+    """
+    shifts = jnp.arange(n, dtype=ids.dtype)
+    return ((ids[..., None] >> shifts) & 1).astype(bool)
+
+
+def orders(n: int) -> np.ndarray:
+    """``|S|`` for every coalition index ``S`` in bitmask order, shape ``(2**n,)``, int."""
+    idx = np.arange(2**n, dtype=np.int64)
+    counts = np.zeros(2**n, dtype=np.int64)
+    for i in range(n):
+        counts += (idx >> i) & 1
+    return counts
+
+
+def graded_order(n: int) -> np.ndarray:
+    """Permutation listing coalitions by size, then by bitmask index: ``v[graded_order(n)]``.
+
+    Example:
+        >>> graded_order(2).tolist()
+        [0, 1, 2, 3]
+        >>> graded_order(3).tolist()
+        [0, 1, 2, 4, 3, 5, 6, 7]
+    """
+    return np.lexsort((np.arange(2**n), orders(n)))
+
+
+def coalition_index(players) -> int:
+    """Bitmask index of a set of player ids: ``coalition_index({0, 2}) == 5``."""
+    index = 0
+    for p in players:
+        index |= 1 << int(p)
+    return index
+
+
+def coalition_players(index: int, n: int | None = None) -> tuple[int, ...]:
+    """Player ids in coalition ``index``: ``coalition_players(5) == (0, 2)``."""
+    index = int(index)
+    width = index.bit_length() if n is None else n
+    return tuple(i for i in range(width) if index >> i & 1)
+
+
+def _reverse_bits(v: jnp.ndarray) -> jnp.ndarray:
+    n = num_players_of(v.shape[-1])
+    lead = v.shape[:-1]
+    cube = v.reshape((*lead, *(2,) * n))
+    k = len(lead)
+    perm = (*range(k), *reversed(range(k, k + n)))
+    return cube.transpose(perm).reshape(v.shape)
+
+
+def to_msb_order(v: jnp.ndarray) -> jnp.ndarray:
+    """Reorder ``(..., 2**n)`` from interjax's bitmask order to player-0-is-MSB order.
+
+    This is the order of the lab's research code. The map is an involution, so
+    :func:`from_msb_order` is the same permutation.
+    """
+    return _reverse_bits(jnp.asarray(v))
+
+
+def from_msb_order(v: jnp.ndarray) -> jnp.ndarray:
+    """Reorder ``(..., 2**n)`` from player-0-is-MSB order into interjax's bitmask order."""
+    return _reverse_bits(jnp.asarray(v))

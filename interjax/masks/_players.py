@@ -1,0 +1,304 @@
+"""Players: which input elements each of the n players owns (METHOD.md §1).
+
+A :class:`Players` holds an integer *membership* array: for every element of the part of the
+input it covers, the id of the player that owns it, or ``-1`` for background. Background elements
+are kept at their value in every masked input (``background="keep"``, default) or replaced by the
+baseline in every one (``background="mask"``).
+
+How membership lines up with one (unbatched) input ``x`` of shape ``s``:
+
+* ``features``: ids index the last axis of ``x``; features that are no player are background.
+* ``patches`` / ``segments``: the membership covers the leading axes of ``x`` (``(H, W)`` of an
+  ``(H, W)`` or ``(H, W, C)`` image; channels share their pixel's player), or, if ``x`` is the
+  flattened input, every element of ``x`` in row-major order.
+* ``tokens``: ids index the first axis of ``x`` (sequence positions of an ``(L, D)`` array of
+  token embeddings), so masking happens at the embedding level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["Players"]
+
+Background = Literal["keep", "mask"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Players:
+    """The n players of an explanation and the input elements each owns.
+
+    Build one with :meth:`features`, :meth:`patches`, :meth:`segments` or :meth:`tokens`.
+    Instances are immutable and hashable, so they can be static arguments of ``jax.jit``.
+
+    Attributes:
+      membership: int32 array, player id per covered element, ``-1`` for background.
+      n: number of players; player ids are ``0 … n-1``.
+      kind: ``"features"``, ``"patches"``, ``"segments"`` or ``"tokens"``.
+      background: ``"keep"`` (background elements keep their value) or ``"mask"``.
+      names: optional player names, used by reports.
+    """
+
+    membership: np.ndarray
+    n: int
+    kind: str
+    background: Background = "keep"
+    names: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        m = np.asarray(self.membership)
+        if not np.issubdtype(m.dtype, np.integer):
+            raise TypeError(f"player membership must be integers, got dtype {m.dtype}")
+        m = m.astype(np.int32)
+        m.setflags(write=False)
+        object.__setattr__(self, "membership", m)
+        if self.background not in ("keep", "mask"):
+            raise ValueError(f"background must be 'keep' or 'mask', got {self.background!r}")
+        if self.n < 1:
+            raise ValueError(f"need at least one player, got n={self.n}")
+        if self.n > 30:
+            raise ValueError(
+                f"n={self.n} players means 2**{self.n} masked inputs per sample, beyond what "
+                "exact interactions can afford (and beyond int32 coalition ids). Group input "
+                "elements into fewer players (Players.segments or larger patches)."
+            )
+        if m.size and (m.min() < -1 or m.max() >= self.n):
+            bad = np.unique(m[(m < -1) | (m >= self.n)])[:5].tolist()
+            raise ValueError(
+                f"player ids must lie in [0, {self.n}) or be -1 for background; found {bad}."
+            )
+        present = np.unique(m[m >= 0])
+        if present.size != self.n:
+            missing = sorted(set(range(self.n)) - set(present.tolist()))[:5]
+            raise ValueError(
+                f"players {missing} own no input element; every player must cover at least one "
+                "element. Renumber the players 0..n-1 without gaps."
+            )
+        if self.names is not None and len(self.names) != self.n:
+            raise ValueError(f"got {len(self.names)} names for {self.n} players")
+
+    # -- identity (hashable so that Players can be a static jit argument) ---------------------
+    def _key(self):
+        return (self.membership.shape, self.membership.tobytes(), self.n, self.kind,
+                self.background)
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, Players) and self._key() == other._key()
+
+    # -- constructors ---------------------------------------------------------------------------
+    @classmethod
+    def features(
+        cls,
+        players: int | Sequence[int],
+        *,
+        num_features: int | None = None,
+        background: Background = "keep",
+        names: Sequence[str] | None = None,
+    ) -> Players:
+        """One player per tabular feature (last axis of the input).
+
+        Args:
+          players: ``n`` (features ``0 … n-1`` are the players) or the feature indices, in
+            player order.
+          num_features: length of the feature axis; if omitted it is taken from the input at
+            evaluation time, and features beyond the players are background.
+          background: what happens to features that are no player.
+          names: optional player names.
+
+        Example:
+          >>> Players.features(3).n
+          3
+          >>> Players.features([4, 0], num_features=5).membership.tolist()
+          [1, -1, -1, -1, 0]
+        """
+        idx = np.arange(players) if isinstance(players, int | np.integer) else np.asarray(players)
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError("players must be a positive int or a non-empty list of feature indices")
+        if len(set(idx.tolist())) != idx.size:
+            dup = sorted({int(i) for i in idx if (idx == i).sum() > 1})
+            raise ValueError(f"feature indices overlap: {dup} appear in more than one player")
+        if idx.min() < 0:
+            raise ValueError(f"feature indices must be >= 0, got {idx.min()}")
+        size = int(idx.max()) + 1 if num_features is None else int(num_features)
+        if idx.max() >= size:
+            raise ValueError(
+                f"feature index {int(idx.max())} is out of range for {size} features"
+            )
+        m = np.full(size, -1, np.int32)
+        m[idx] = np.arange(idx.size)
+        return cls(m, int(idx.size), "features", background, _names(names))
+
+    @classmethod
+    def patches(
+        cls,
+        image_shape: tuple[int, int],
+        patch_size: int | tuple[int, int],
+        *,
+        select: Sequence[int] | None = None,
+        background: Background = "keep",
+        names: Sequence[str] | None = None,
+    ) -> Players:
+        """Square or rectangular image patches on a regular grid.
+
+        Patches are numbered row-major on the ``ceil(H/ph) × ceil(W/pw)`` grid (edge patches may
+        be smaller). With ``select``, only those patches are players (player ``i`` is patch
+        ``select[i]``) and the rest of the image is background.
+
+        Example:
+          >>> p = Players.patches((4, 4), 2)
+          >>> p.n, p.membership.tolist()[0]
+          (4, [0, 0, 1, 1])
+        """
+        H, W = (int(s) for s in image_shape)
+        ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+        if min(H, W, ph, pw) < 1:
+            raise ValueError(f"image_shape and patch_size must be positive, got {image_shape}, "
+                             f"{patch_size}")
+        gh, gw = math.ceil(H / ph), math.ceil(W / pw)
+        grid = (np.arange(H)[:, None] // ph) * gw + (np.arange(W)[None, :] // pw)
+        if select is None:
+            return cls(grid.astype(np.int32), gh * gw, "patches", background, _names(names))
+        sel = np.asarray(select)
+        if sel.ndim != 1 or sel.size == 0:
+            raise ValueError("select must be a non-empty list of patch ids")
+        if sel.min() < 0 or sel.max() >= gh * gw:
+            raise ValueError(
+                f"patch ids must lie in [0, {gh * gw}) for a {gh}x{gw} grid; got {sel.tolist()}"
+            )
+        if len(set(sel.tolist())) != sel.size:
+            raise ValueError(f"select lists a patch more than once: {sel.tolist()}")
+        lookup = np.full(gh * gw, -1, np.int32)
+        lookup[sel] = np.arange(sel.size)
+        return cls(lookup[grid], int(sel.size), "patches", background, _names(names))
+
+    @classmethod
+    def segments(
+        cls,
+        segment_map=None,
+        *,
+        groups: Sequence[Sequence[int]] | None = None,
+        shape: tuple[int, ...] | int | None = None,
+        background: Background = "keep",
+        names: Sequence[str] | None = None,
+    ) -> Players:
+        """Any map from input elements to players.
+
+        Pass either ``segment_map`` (an int array, player id per element, ``-1`` for background;
+        ids must be ``0 … n-1``) or ``groups`` (player ``i`` owns the flat element indices
+        ``groups[i]`` of an input of the given ``shape``).
+
+        Example:
+          >>> Players.segments([[0, 0, 1], [-1, 1, 1]]).n
+          2
+          >>> Players.segments(groups=[[0, 2], [1]], shape=4).membership.tolist()
+          [0, 1, 0, -1]
+        """
+        if (segment_map is None) == (groups is None):
+            raise ValueError("pass exactly one of segment_map or groups")
+        if segment_map is not None:
+            m = np.asarray(segment_map)
+            n = int(m.max()) + 1 if m.size else 0
+            return cls(m, n, "segments", background, _names(names))
+        if shape is None:
+            raise ValueError("groups needs the input shape: Players.segments(groups=..., shape=...)")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        m = np.full(int(np.prod(shape)), -1, np.int32)
+        for pid, group in enumerate(groups):
+            g = np.asarray(group, dtype=np.int64).reshape(-1)
+            if g.size == 0:
+                raise ValueError(f"group {pid} is empty")
+            if g.min() < 0 or g.max() >= m.size:
+                raise ValueError(
+                    f"group {pid} has element index out of range [0, {m.size}): {g.tolist()}"
+                )
+            taken = g[m[g] >= 0]
+            if taken.size or len(set(g.tolist())) != g.size:
+                clash = taken[:5].tolist() or g.tolist()
+                raise ValueError(f"groups overlap: element(s) {clash} belong to more than one "
+                                 "player")
+            m[g] = pid
+        return cls(m.reshape(shape), len(groups), "segments", background, _names(names))
+
+    @classmethod
+    def tokens(
+        cls,
+        seq_len: int,
+        *,
+        positions: Sequence[int] | None = None,
+        background: Background = "keep",
+        names: Sequence[str] | None = None,
+    ) -> Players:
+        """One player per token position; the input is the ``(L, D)`` embedding array.
+
+        Masking replaces a token's whole embedding row by the baseline embedding (for example
+        the embedding of a mask or pad token), so pass the embedded sequence to
+        :func:`interjax.evaluate` and a model that starts from embeddings.
+
+        Example:
+          >>> Players.tokens(5, positions=[1, 3]).membership.tolist()
+          [-1, 0, -1, 1, -1]
+        """
+        pos = np.arange(seq_len) if positions is None else np.asarray(positions)
+        if pos.ndim != 1 or pos.size == 0:
+            raise ValueError("positions must be a non-empty list of token positions")
+        if pos.min() < 0 or pos.max() >= seq_len:
+            raise ValueError(f"token positions must lie in [0, {seq_len}); got {pos.tolist()}")
+        if len(set(pos.tolist())) != pos.size:
+            raise ValueError(f"token positions repeat: {pos.tolist()}")
+        m = np.full(seq_len, -1, np.int32)
+        m[pos] = np.arange(pos.size)
+        return cls(m, int(pos.size), "tokens", background, _names(names))
+
+    # -- alignment with an input -------------------------------------------------------------
+    def element_map(self, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Player id per element of one input of ``input_shape``, broadcastable to it.
+
+        Raises a ValueError, before any work, if the players do not fit the input.
+        """
+        s = tuple(int(d) for d in input_shape)
+        m = self.membership
+        size = int(np.prod(s)) if s else 1
+        if self.n > size:
+            raise ValueError(
+                f"{self.n} players but the input has only {size} elements (shape {s}); "
+                "use at most one player per input element."
+            )
+        if self.kind == "features":
+            if not s:
+                raise ValueError("Players.features needs inputs with a feature axis; got a scalar")
+            d = s[-1]
+            if m.size > d:
+                raise ValueError(
+                    f"players refer to feature {int(np.flatnonzero(m >= 0).max())} but the "
+                    f"input's last axis has {d} features (input shape {s})."
+                )
+            full = np.full(d, -1, np.int32)
+            full[: m.size] = m
+            return full
+        if self.kind == "tokens":
+            if not s or s[0] != m.size:
+                raise ValueError(
+                    f"Players.tokens({m.size}) expects inputs of shape (L={m.size}, D) (token "
+                    f"embeddings); got input shape {s}. Embed the tokens first."
+                )
+            return m.reshape(m.shape + (1,) * (len(s) - 1))
+        if s[: m.ndim] == m.shape:
+            return m.reshape(m.shape + (1,) * (len(s) - m.ndim))
+        if m.size == size:
+            return m.reshape(s)
+        raise ValueError(
+            f"players of shape {m.shape} do not fit an input of shape {s}: the membership must "
+            "cover the input's leading axes or all of its elements in row-major order."
+        )
+
+
+def _names(names):
+    return None if names is None else tuple(str(x) for x in names)

@@ -1,0 +1,1 @@
+"""Host-side reporting: plots, tables and files (issue 4)."""

@@ -1,0 +1,1 @@
+"""Sparse AND-OR extraction (METHOD.md §3). Lands with issue 3."""
