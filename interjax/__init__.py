@@ -11,8 +11,8 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
 
 from interjax import masks, transform
 from interjax.evaluate import (
-    LogOdds,
     Logit,
+    LogOdds,
     Model,
     Probability,
     evaluate,

@@ -14,7 +14,7 @@ import numpy as np
 
 from interjax.masks import Players
 
-__all__ = ["Dataset", "breast_cancer", "breast_cancer_players", "digits", "digit_patch_players"]
+__all__ = ["Dataset", "breast_cancer", "breast_cancer_players", "digit_patch_players", "digits"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +52,13 @@ def breast_cancer(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
     x_tr, y_tr, x_te, y_te = _split(x, y, test_fraction, seed)
     mu, sd = x_tr.mean(0), x_tr.std(0) + 1e-8
     return Dataset(
-        ((x_tr - mu) / sd).astype(np.float32), y_tr, ((x_te - mu) / sd).astype(np.float32), y_te,
-        tuple(raw.feature_names), tuple(raw.target_names), "breast_cancer",
+        ((x_tr - mu) / sd).astype(np.float32),
+        y_tr,
+        ((x_te - mu) / sd).astype(np.float32),
+        y_te,
+        tuple(raw.feature_names),
+        tuple(raw.target_names),
+        "breast_cancer",
     )
 
 
@@ -62,8 +67,12 @@ def breast_cancer_players(background="keep") -> Players:
     from sklearn.datasets import load_breast_cancer
 
     names = [str(f).replace("mean ", "") for f in load_breast_cancer().feature_names[:10]]
-    return Players.segments(groups=[[i, i + 10, i + 20] for i in range(10)], shape=30,
-                            background=background, names=names)
+    return Players.segments(
+        groups=[[i, i + 10, i + 20] for i in range(10)],
+        shape=30,
+        background=background,
+        names=names,
+    )
 
 
 def digits(test_fraction: float = 0.3, seed: int = 0) -> Dataset:

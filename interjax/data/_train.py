@@ -35,8 +35,9 @@ def train_classifier(
     Minibatches are drawn without replacement within each epoch from a seeded generator, so the
     same seed gives the same model.
     """
-    optimizer = nnx.Optimizer(model, optax.adamw(learning_rate, weight_decay=weight_decay),
-                              wrt=nnx.Param)
+    optimizer = nnx.Optimizer(
+        model, optax.adamw(learning_rate, weight_decay=weight_decay), wrt=nnx.Param
+    )
 
     @nnx.jit
     def step(model, optimizer, xb, yb):
@@ -55,7 +56,7 @@ def train_classifier(
     for _ in range(steps):
         if pos + bs > n:
             order, pos = rng.permutation(n), 0
-        idx = order[pos: pos + bs]
+        idx = order[pos : pos + bs]
         pos += bs
         step(model, optimizer, x[idx], y[idx])
     return model

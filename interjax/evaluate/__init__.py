@@ -4,8 +4,8 @@ from interjax.evaluate._models import Model, from_fn, from_linen, from_nnx, stac
 from interjax.evaluate._sweep import default_chunk_size, evaluate, mask_inputs, memory_estimate
 from interjax.evaluate._values import (
     CustomValue,
-    LogOdds,
     Logit,
+    LogOdds,
     Probability,
     as_value_fn,
     log_odds,

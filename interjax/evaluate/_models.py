@@ -74,9 +74,10 @@ def from_nnx(module, output: ValueFn, *, method: str | None = None) -> Model:
         ``"from_embeddings"`` for token players masked at the embedding level).
 
     Example:
+      >>> import interjax as ij
       >>> from flax import nnx
       >>> net = nnx.Linear(4, 2, rngs=nnx.Rngs(0))
-      >>> m = from_nnx(net, output=log_odds(target=1))
+      >>> m = ij.from_nnx(net, output=ij.log_odds(target=1))
       >>> m.num_stacked
       0
     """

@@ -35,12 +35,14 @@ def mask_inputs(ids, x, baseline, element_map, n: int, keep_background: bool):
     ``x_T[e] = x[e]`` if the player owning element ``e`` is in ``T`` (or ``e`` is kept
     background), else ``baseline[e]``.
     """
-    emap = jnp.asarray(element_map)
-    ids = ids.reshape(ids.shape + (1,) * emap.ndim)
+    emap = jnp.asarray(element_map)[None]  # (1, *emap.shape): explicit ranks throughout
+    ids = ids.reshape(ids.shape + (1,) * (emap.ndim - 1))
     keep = ((ids >> jnp.maximum(emap, 0)) & 1).astype(bool)
     keep = jnp.where(emap < 0, keep_background, keep)
-    keep = keep.reshape(keep.shape + (1,) * (x.ndim - emap.ndim))
-    return jnp.where(keep, x, baseline)
+    keep = keep.reshape(keep.shape + (1,) * (x.ndim + 1 - emap.ndim))
+    b = jnp.asarray(baseline, x.dtype)
+    b = b.reshape((1,) * (x.ndim + 1 - b.ndim) + b.shape)
+    return jnp.where(keep, x[None], b)
 
 
 def _result_dtype():
@@ -100,8 +102,9 @@ def _input_size(shape) -> int:
     return int(np.prod(shape)) if shape else 1
 
 
-def default_chunk_size(n: int, input_shape, num_samples: int = 1, num_models: int = 1,
-                       num_devices: int = 1) -> int:
+def default_chunk_size(
+    n: int, input_shape, num_samples: int = 1, num_models: int = 1, num_devices: int = 1
+) -> int:
     """Masked inputs per chunk: a power of two with about 2**21 input elements per chunk over all
     samples and models, at most ``2**n / num_devices``."""
     per_mask = _input_size(input_shape) * max(num_samples, 1) * max(num_models, 1)
@@ -123,14 +126,21 @@ def _available_bytes(device) -> int:
         return 8 * 2**30
 
 
-def memory_estimate(n: int, input_shape, itemsize: int, num_samples: int = 1,
-                    num_models: int = 1, chunk_size: int | None = None) -> dict:
+def memory_estimate(
+    n: int,
+    input_shape,
+    itemsize: int,
+    num_samples: int = 1,
+    num_models: int = 1,
+    chunk_size: int | None = None,
+) -> dict:
     """Bytes the sweep needs: the value vectors and one chunk of masked inputs (activations of
     the model come on top, roughly in proportion to the chunk)."""
     chunk = chunk_size or default_chunk_size(n, input_shape, num_samples, num_models)
     values = 2**n * max(num_samples, 1) * max(num_models, 1) * 8
-    chunk_inputs = chunk * _input_size(input_shape) * itemsize * max(num_samples, 1) * max(
-        num_models, 1)
+    chunk_inputs = (
+        chunk * _input_size(input_shape) * itemsize * max(num_samples, 1) * max(num_models, 1)
+    )
     return {"values": values, "chunk_inputs": chunk_inputs, "total": values + 2 * chunk_inputs}
 
 
@@ -147,7 +157,7 @@ def evaluate(
     baseline=None,
     chunk_size: int | None = None,
     batched: bool | None = None,
-    mesh: Mesh | None | str = "auto",
+    mesh: Mesh | str | None = "auto",
     check_finite: bool = True,
 ) -> jax.Array:
     """Values of ``model`` on all ``2**n`` masked versions of ``x``, in bitmask order.
@@ -164,10 +174,10 @@ def evaluate(
         or ``(B, *shape)`` for one baseline per input.
       chunk_size: masked inputs evaluated at once per sample and model (bounds memory);
         default keeps about 2**21 input elements per chunk.
-      batched: whether ``x`` carries a leading batch axis. Default: true iff ``x`` has one more
-        axis than the players need (for ``features``/``tokens`` players: ``x.ndim == 2`` /
-        ``x.ndim == 3``; for patches/segments: one axis beyond the membership's), or if the
-        target is an array of one class per input.
+      batched: whether ``x`` carries a leading batch axis. Default: true if the target is one
+        class per input; for ``features`` players iff ``x.ndim == 2``, for ``tokens`` iff
+        ``x.ndim == 3``; for patches/segments iff the membership does not fit ``x`` itself
+        (neither its leading axes nor all its elements). Pass it explicitly when in doubt.
       mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
         or pass a ``Mesh`` with one axis, or ``None`` for one device.
       check_finite: raise, naming some masks, if the model's value is NaN or infinite.
@@ -205,22 +215,41 @@ def evaluate(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     chunk_size = min(chunk_size, 2**n)
-    _check_memory(n, input_shape, x.dtype.itemsize, num_samples or 1, num_models, chunk_size,
-                  num_devices)
+    _check_memory(
+        n, input_shape, x.dtype.itemsize, num_samples or 1, num_models, chunk_size, num_devices
+    )
     _check_output(model, x, b, input_shape, num_samples)
-    v = _sweep(model, x, b, players=players, chunk_size=chunk_size, batched=bool(batched),
-               baseline_per_sample=per_sample, mesh=mesh)
+    v = _sweep(
+        model,
+        x,
+        b,
+        players=players,
+        chunk_size=chunk_size,
+        batched=bool(batched),
+        baseline_per_sample=per_sample,
+        mesh=mesh,
+    )
     if check_finite and not isinstance(v, jax.core.Tracer):
         _raise_if_not_finite(v, n)
     return v
 
 
 def _infer_batched(x, players: Players, output) -> bool:
+    if players.kind == "features":
+        batched = x.ndim > 1
+    elif players.kind == "tokens":
+        batched = x.ndim > 2
+    else:
+        m = players.membership
+        batched = not (tuple(x.shape[: m.ndim]) == m.shape or m.size == x.size)
     target = getattr(output, "target", None)
-    if target is not None and jnp.ndim(target) == 1:
-        return True
-    need = {"features": 1, "tokens": 2}.get(players.kind, players.membership.ndim)
-    return x.ndim > need
+    if target is not None and jnp.ndim(target) == 1 and not batched:
+        raise ValueError(
+            f"the target has shape {jnp.shape(target)} (one class per input) but x of shape "
+            f"{x.shape} is one input for these players; pass a batch (B, ...) with B targets, "
+            "or a single target class."
+        )
+    return batched
 
 
 def _check_memory(n, input_shape, itemsize, num_samples, num_models, chunk, num_devices):

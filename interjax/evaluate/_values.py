@@ -18,7 +18,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["CustomValue", "LogOdds", "Logit", "Probability", "ValueFn", "as_value_fn", "log_odds", "logit", "probability"]
+__all__ = [
+    "CustomValue",
+    "LogOdds",
+    "Logit",
+    "Probability",
+    "ValueFn",
+    "as_value_fn",
+    "log_odds",
+    "logit",
+    "probability",
+]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,8 +84,13 @@ class Players:
 
     # -- identity (hashable so that Players can be a static jit argument) ---------------------
     def _key(self):
-        return (self.membership.shape, self.membership.tobytes(), self.n, self.kind,
-                self.background)
+        return (
+            self.membership.shape,
+            self.membership.tobytes(),
+            self.n,
+            self.kind,
+            self.background,
+        )
 
     def __hash__(self):
         return hash(self._key())
@@ -121,7 +126,9 @@ class Players:
         """
         idx = np.arange(players) if isinstance(players, int | np.integer) else np.asarray(players)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-            raise ValueError("players must be a positive int or a non-empty list of feature indices")
+            raise ValueError(
+                "players must be a positive int or a non-empty list of feature indices"
+            )
         if len(set(idx.tolist())) != idx.size:
             dup = sorted({int(i) for i in idx if (idx == i).sum() > 1})
             raise ValueError(f"feature indices overlap: {dup} appear in more than one player")
@@ -129,9 +136,7 @@ class Players:
             raise ValueError(f"feature indices must be >= 0, got {idx.min()}")
         size = int(idx.max()) + 1 if num_features is None else int(num_features)
         if idx.max() >= size:
-            raise ValueError(
-                f"feature index {int(idx.max())} is out of range for {size} features"
-            )
+            raise ValueError(f"feature index {int(idx.max())} is out of range for {size} features")
         m = np.full(size, -1, np.int32)
         m[idx] = np.arange(idx.size)
         return cls(m, int(idx.size), "features", background, _names(names))
@@ -160,8 +165,9 @@ class Players:
         H, W = (int(s) for s in image_shape)
         ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
         if min(H, W, ph, pw) < 1:
-            raise ValueError(f"image_shape and patch_size must be positive, got {image_shape}, "
-                             f"{patch_size}")
+            raise ValueError(
+                f"image_shape and patch_size must be positive, got {image_shape}, {patch_size}"
+            )
         gh, gw = math.ceil(H / ph), math.ceil(W / pw)
         grid = (np.arange(H)[:, None] // ph) * gw + (np.arange(W)[None, :] // pw)
         if select is None:
@@ -208,7 +214,9 @@ class Players:
             n = int(m.max()) + 1 if m.size else 0
             return cls(m, n, "segments", background, _names(names))
         if shape is None:
-            raise ValueError("groups needs the input shape: Players.segments(groups=..., shape=...)")
+            raise ValueError(
+                "groups needs the input shape: Players.segments(groups=..., shape=...)"
+            )
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         m = np.full(int(np.prod(shape)), -1, np.int32)
         for pid, group in enumerate(groups):
@@ -222,8 +230,9 @@ class Players:
             taken = g[m[g] >= 0]
             if taken.size or len(set(g.tolist())) != g.size:
                 clash = taken[:5].tolist() or g.tolist()
-                raise ValueError(f"groups overlap: element(s) {clash} belong to more than one "
-                                 "player")
+                raise ValueError(
+                    f"groups overlap: element(s) {clash} belong to more than one player"
+                )
             m[g] = pid
         return cls(m.reshape(shape), len(groups), "segments", background, _names(names))
 

@@ -19,8 +19,9 @@ __all__ = ["banzhaf_values", "pairwise_shapley_interactions", "shapley_values"]
 def _member_sums(w: jax.Array, n: int) -> jax.Array:
     """``out[..., i] = Σ_{S∋i} w(S)`` for ``w`` of shape ``(..., 2**n)``; returns ``(..., n)``."""
     lead = w.shape[:-1]
-    sums = [w.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)[..., 1, :].sum(axis=(-2, -1))
-            for i in range(n)]
+    sums = [
+        w.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)[..., 1, :].sum(axis=(-2, -1)) for i in range(n)
+    ]
     return jnp.stack(sums, axis=-1)
 
 
@@ -28,7 +29,7 @@ def _weighted_dividends(v, weight_of_size):
     v, n = _as_values(v)
     m = _butterfly(v, n, -1)
     w = weight_of_size(jnp.asarray(orders(n), m.dtype))
-    return m * w, n
+    return m * w.reshape((1,) * (m.ndim - 1) + w.shape), n
 
 
 @jax.jit
@@ -77,6 +78,9 @@ def pairwise_shapley_interactions(v) -> jax.Array:
     for i in range(n):
         wi = w.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)[..., 1, :].reshape(*lead, 2 ** (n - 1))
         others = _member_sums(wi, n - 1) if n > 1 else jnp.zeros((*lead, 0), w.dtype)
-        rows.append(jnp.concatenate(
-            [others[..., :i], jnp.zeros((*lead, 1), w.dtype), others[..., i:]], axis=-1))
+        rows.append(
+            jnp.concatenate(
+                [others[..., :i], jnp.zeros((*lead, 1), w.dtype), others[..., i:]], axis=-1
+            )
+        )
     return jnp.stack(rows, axis=-2)

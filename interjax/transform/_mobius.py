@@ -158,7 +158,7 @@ def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     v, n = _as_values(v)
     eps_v = float(np.finfo(np.float32).eps) if eps is None else float(eps)
     eps_t = float(jnp.finfo(v.dtype).eps)
-    size = jnp.asarray(orders(n), v.dtype)
+    size = jnp.asarray(orders(n), v.dtype).reshape((1,) * (v.ndim - 1) + (2**n,))
     a = jnp.abs(v)
     if kind == "and":
         mass = _butterfly(a, n, +1)

@@ -1,0 +1,79 @@
+"""Project-level guards: the public surface, the README's commands, the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import interjax as ij
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONTRACT = [  # DESIGN.md's public names; never removed or renamed
+    "from_nnx",
+    "from_linen",
+    "from_fn",
+    "log_odds",
+    "Players",
+    "evaluate",
+    "and_interactions",
+    "or_interactions",
+    "shapley_values",
+]
+
+
+def test_public_surface():
+    for name in CONTRACT:
+        assert name in ij.__all__ and hasattr(ij, name), name
+    for name in ij.__all__:
+        assert hasattr(ij, name), name
+    assert all(hasattr(ij.Players, c) for c in ("features", "patches", "segments", "tokens"))
+
+
+def test_readme_commands_match_ci():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install -e . && interjax demo" in readme
+    assert "pip install -e '.[dev]' && python -m pytest -n 2" in readme
+    assert "python -m pip install --quiet -e '.[dev]'" in ci
+    assert "\npython -m pytest -n 2\n" in ci
+
+
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "interjax.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--steps",
+            "150",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # --quiet
+    summary = json.loads((out / "demo_summary.json").read_text())
+    for name, n in (("breast_cancer", 10), ("digits", 12)):
+        s = summary[name]
+        assert s["n"] == n and s["test_accuracy"] > 0.8
+        assert s["matching_residual_and"] < 1e-9 and s["shapley_efficiency_residual"] < 1e-9
+        assert len(s["strongest_and"]) == 8 and len(s["shapley"]) == n
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_cli_bad_arguments_exit_nonzero(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "interjax.cli", "demo", "--steps", "0", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "--steps must be >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
