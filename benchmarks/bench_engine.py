@@ -117,31 +117,26 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def machine_info(device_name: str | None) -> dict:
+def _git(*args: str) -> str | None:
+    """Output of a git command in this repository, or None (no git, or not a checkout)."""
     try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                cwd=Path(__file__).resolve().parent,
-                check=False,
-            ).stdout.strip()
-            or None
-        )
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--", "interjax"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                cwd=Path(__file__).resolve().parent,
-                check=False,
-            ).stdout.strip()
+        r = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def machine_info(device_name: str | None) -> dict:
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--", "interjax") if commit else None
+    dirty = None if status is None else bool(status)
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -388,7 +383,7 @@ def compare_with_shapiq(ec, moebius, sv, v, I_and, phi, n) -> dict:
     }
 
 
-def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s) -> dict:
+def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s, alt_chunk) -> dict:
     model = make_model(y)
     ExactComputer, why = _shapiq_exact_computer()
     out = {
@@ -402,15 +397,21 @@ def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s) -> dict:
     for n in ns:
         players = ij.Players.features(n, num_features=NUM_FEATURES)
 
-        def interjax_exact(p=players):
-            v = ij.evaluate(model, x, p, baseline=None)
+        def interjax_exact(p=players, chunk=None):
+            v = ij.evaluate(model, x, p, baseline=None, chunk_size=chunk)
             return v, ij.and_interactions(v), ij.shapley_values(v)
 
+        fns = {"interjax": interjax_exact}
+        if alt_chunk and alt_chunk < default_chunk_size(n, (NUM_FEATURES,)):
+            fns["interjax_alt_chunk"] = lambda: interjax_exact(chunk=alt_chunk)
         print(f"[shapiq] n={n}: interjax x {repeats}", flush=True)
         jax.clear_caches()
-        ij_res = time_interleaved({"interjax": interjax_exact}, repeats)["interjax"]
+        both = time_interleaved(fns, repeats)
+        ij_res = both["interjax"]
         v, I_and, phi = (np.asarray(a) for a in interjax_exact())
         row: dict[str, Any] = {"n": n, "interjax": ij_res}
+        if "interjax_alt_chunk" in both:
+            row["interjax_alt_chunk"] = {"chunk_size": alt_chunk, **both["interjax_alt_chunk"]}
 
         if ExactComputer is None:
             row["shapiq"] = {"status": "unavailable", "reason": why}
@@ -421,6 +422,8 @@ def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s) -> dict:
         if measured and estimate is not None and estimate > cap_s:
             row["shapiq"] = {"status": "skipped (cap)", "estimated_s": estimate}
             row["ratio_estimated"] = estimate / ij_res["median_s"]
+            if "interjax_alt_chunk" in row:
+                row["ratio_alt_chunk_estimated"] = estimate / row["interjax_alt_chunk"]["median_s"]
             print(f"[shapiq] n={n}: skipped (cap), estimated {estimate:.0f} s", flush=True)
             out["per_n"].append(row)
             continue
@@ -445,6 +448,8 @@ def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s) -> dict:
             "game_eval_s_per_run": stats["seconds"] / len(times),
         }
         row["ratio"] = med / ij_res["median_s"]
+        if "interjax_alt_chunk" in row:
+            row["ratio_alt_chunk"] = med / row["interjax_alt_chunk"]["median_s"]
         row["agreement"] = compare_with_shapiq(*result, v, I_and, phi, n)
         out["per_n"].append(row)
     return out
@@ -581,23 +586,31 @@ def markdown(result: dict) -> str:
             "### 2. Exact Möbius + Shapley: interjax vs shapiq ExactComputer",
             "",
             "| n | interjax steady | interjax compile | shapiq | ratio shapiq/interjax | "
-            "max rel diff SV | max abs diff Möbius |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "interjax steady, small chunk | ratio, small chunk | max rel diff SV | "
+            "max abs diff Möbius |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in sq["per_n"]:
             ijr, s = r["interjax"], r["shapiq"]
+            alt = r.get("interjax_alt_chunk")
+            alt_t = f"{_f(alt['median_s'])} ({alt['chunk_size']})" if alt else "–"
+            alt_ratio = "–"
             if s["status"] == "measured":
                 a = r["agreement"]
                 sh, ratio = _f(s["median_s"]), f"{r['ratio']:.0f}"
+                if alt:
+                    alt_ratio = f"{r['ratio_alt_chunk']:.0f}"
                 dsv, dm = f"{a['max_rel_diff_shapley']:.1e}", f"{a['max_abs_diff_moebius']:.1e}"
             elif s["status"] == "skipped (cap)":
                 sh = f"skipped (cap), est. {_f(s['estimated_s'])}"
                 ratio, dsv, dm = f"est. {r['ratio_estimated']:.0f}", "–", "–"
+                if alt:
+                    alt_ratio = f"est. {r['ratio_alt_chunk_estimated']:.0f}"
             else:
                 sh, ratio, dsv, dm = "unavailable", "–", "–", "–"
             lines.append(
                 f"| {r['n']} | {_f(ijr['median_s'])} | {_f(ijr['compile_s'], 3)} | "
-                f"{sh} | {ratio} | {dsv} | {dm} |"
+                f"{sh} | {ratio} | {alt_t} | {alt_ratio} | {dsv} | {dm} |"
             )
         lines.append("")
     ps = result.get("per_sample")
@@ -692,6 +705,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="shapiq runs per n at most (default 3; quick 1)",
     )
+    p.add_argument(
+        "--alt-chunk",
+        type=int,
+        default=2**14,
+        help="also time interjax in the shapiq section with this chunk size where it is smaller"
+        " than the default (0: off)",
+    )
     p.add_argument("--full-n", type=int, default=20, help="n of the seconds-per-sample section")
     p.add_argument("--batch", type=int, default=4, help="batch size of the per-sample section")
     p.add_argument(
@@ -732,6 +752,7 @@ def main(argv=None) -> dict:
         "shapiq_ns": shapiq_ns,
         "shapiq_cap_s": args.shapiq_cap,
         "shapiq_repeats_max": shapiq_repeats,
+        "shapiq_section_alt_chunk": args.alt_chunk,
         "full_n": args.full_n,
         "batch": args.batch,
         "sections": args.sections,
@@ -754,7 +775,14 @@ def main(argv=None) -> dict:
         )
     if 2 in args.sections:
         result["vs_shapiq"] = bench_vs_shapiq(
-            x, y, shapiq_ns, repeats, shapiq_repeats, args.shapiq_cap, budget_s=3 * args.shapiq_cap
+            x,
+            y,
+            shapiq_ns,
+            repeats,
+            shapiq_repeats,
+            args.shapiq_cap,
+            budget_s=3 * args.shapiq_cap,
+            alt_chunk=args.alt_chunk,
         )
     if 3 in args.sections:
         result["per_sample"] = bench_per_sample(ds, args.full_n, args.batch, repeats)

@@ -6,10 +6,10 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
 
     >>> import interjax as ij
     >>> sorted(ij.__all__)[:3]
-    ['LogOdds', 'Logit', 'Model']
+    ['AndOr', 'LogOdds', 'Logit']
 """
 
-from interjax import masks, transform
+from interjax import masks, solve, transform
 from interjax.evaluate import (
     Logit,
     LogOdds,
@@ -35,6 +35,15 @@ from interjax.masks import (
     to_msb_order,
     token_baseline,
 )
+from interjax.solve import (
+    AndOr,
+    Salient,
+    fit_and_or,
+    fold_or_into_and,
+    salient,
+    salient_mask,
+    strength_by_order,
+)
 from interjax.transform import (
     and_interactions,
     and_inverse,
@@ -52,17 +61,21 @@ from interjax.transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AndOr",
     "LogOdds",
     "Logit",
     "Model",
     "Players",
     "Probability",
+    "Salient",
     "and_interactions",
     "and_inverse",
     "banzhaf_values",
     "coalition_index",
     "coalition_players",
     "evaluate",
+    "fit_and_or",
+    "fold_or_into_and",
     "from_fn",
     "from_linen",
     "from_msb_order",
@@ -81,8 +94,12 @@ __all__ = [
     "pairwise_shapley_interactions",
     "probability",
     "reconstruct",
+    "salient",
+    "salient_mask",
     "shapley_values",
+    "solve",
     "stack_models",
+    "strength_by_order",
     "to_msb_order",
     "token_baseline",
     "transform",

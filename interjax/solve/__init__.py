@@ -1,1 +1,16 @@
-"""Sparse AND-OR extraction (METHOD.md §3). Lands with issue 3."""
+"""Sparse AND-OR extraction with a certified optimum, and salient interactions (METHOD.md §3)."""
+
+from interjax.solve._fit import fit_and_or, fold_or_into_and
+from interjax.solve._result import AndOr
+from interjax.solve._salient import KINDS, Salient, salient, salient_mask, strength_by_order
+
+__all__ = [
+    "KINDS",
+    "AndOr",
+    "Salient",
+    "fit_and_or",
+    "fold_or_into_and",
+    "salient",
+    "salient_mask",
+    "strength_by_order",
+]

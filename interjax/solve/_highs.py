@@ -31,6 +31,7 @@ class LPSolution:
     objective: float
     status: str
     seconds: float
+    duals: np.ndarray  # multipliers of the matching rows (upper minus lower side)
 
 
 def _zeta_stages(n: int, inputs, nvar: int, row0: int):
@@ -112,5 +113,6 @@ def solve_lp_highs(v, tau: float = 0.0, *, time_limit: float | None = None) -> L
     if res.x is None:
         raise RuntimeError(f"HiGHS failed: {res.message}")
     z = res.x
+    marg = np.asarray(res.ineqlin.marginals)
     return LPSolution(z[xp:xp + size] - z[xm:xm + size], z[yp:yp + size] - z[ym:ym + size],
-                      float(res.fun), str(res.message), seconds)
+                      float(res.fun), str(res.message), seconds, marg[:size] - marg[size:])

@@ -1,0 +1,84 @@
+"""Linear operators of the AND-OR problem, all matrix-free O(n·2^n) butterflies (METHOD.md §2-3).
+
+In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r = v + q``:
+
+* ``M p = and_interactions(p)`` (Möbius), ``O r = or_interactions(r)``;
+* ``Z = M^{-1}`` (subset sums) and ``B = O^{-1}`` give universal matching ``v + q = Z x + B y``
+  for AND interactions ``x`` and OR interactions ``y``;
+* transposes come from ``jax.linear_transpose`` (exact, no extra cost under jit);
+* ``gram_inverse(p) = (MᵀM + I)^{-1} p`` in closed form: ``MᵀM = ⊗ᵢ [[2,-1],[-1,1]]`` is a
+  Kronecker product, so it is diagonal in the Kronecker basis ``U = ⊗ᵢ U₁`` of the 2×2 factor's
+  eigenvectors, applied by rotation butterflies.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from interjax.masks import orders
+from interjax.transform._mobius import (
+    and_interactions,
+    and_inverse,
+    or_interactions,
+    or_inverse,
+    work_dtype,
+)
+
+__all__ = ["Operators", "operators"]
+
+
+def _rotate(v: jax.Array, n: int, m2) -> jax.Array:
+    """Apply ``⊗ᵢ m2`` (a 2×2 matrix acting on the pair ``(T, T ∪ {i})``) over all n bits."""
+    (a, b), (c, d) = m2
+    lead = v.shape[:-1]
+    for i in range(n):
+        w = v.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)
+        lo, hi = w[..., 0, :], w[..., 1, :]
+        v = jnp.stack([a * lo + b * hi, c * lo + d * hi], axis=-2).reshape(*lead, 2**n)
+    return v
+
+
+def _transpose(f, size):
+    ft = jax.linear_transpose(f, jax.ShapeDtypeStruct((size,), work_dtype()))
+    return lambda y: ft(y)[0]
+
+
+class Operators:
+    """The operators for one ``n`` (vectors of length ``2**n``, float64)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.size = size = 2**n
+        eigvals, eigvecs = np.linalg.eigh(np.array([[2.0, -1.0], [-1.0, 1.0]]))
+        self._u = eigvecs.tolist()
+        self._ut = eigvecs.T.tolist()
+        k = orders(n)
+        # eigenvalue of ⊗ MᵢᵀMᵢ at Kronecker index S: one factor per bit (0 → first, 1 → second)
+        self._gram_eigs = eigvals[1] ** k * eigvals[0] ** (n - k)
+        self.M = and_interactions
+        self.O = or_interactions
+        self.Z = and_inverse
+        self.B = or_inverse
+        self.MT = _transpose(and_interactions, size)
+        self.OT = _transpose(or_interactions, size)
+        self.ZT = _transpose(and_inverse, size)
+        self.BT = _transpose(or_inverse, size)
+
+    def gram_inverse(self, p: jax.Array, shift: float = 1.0) -> jax.Array:
+        """``(MᵀM + shift·I)^{-1} p`` in O(n·2^n)."""
+        scale = jnp.asarray(1.0 / (self._gram_eigs + shift), p.dtype)
+        return _rotate(scale * _rotate(p, self.n, self._ut), self.n, self._u)
+
+    def gram_inverse_reversed(self, r: jax.Array, shift: float = 1.0) -> jax.Array:
+        """``(RMᵀMR + shift·I)^{-1} r``: the same Gram for ``M∘R`` (R reverses bit order); ``O``
+        is ``-M∘R`` up to its ∅ entry, so this is a near-inverse of ``OᵀO + I``."""
+        return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift), -1)
+
+
+@functools.cache
+def operators(n: int) -> Operators:
+    return Operators(n)

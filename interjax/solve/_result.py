@@ -1,0 +1,59 @@
+"""The result of an AND-OR extraction: a frozen pytree that carries its own certificate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+__all__ = ["AndOr"]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class AndOr:
+    """Sparse AND-OR interactions of one value vector (or a batch), METHOD.md §3.
+
+    Arrays carry the leading batch axes of ``v``; coalitions are in bitmask order.
+
+    Attributes:
+      and_: ``(..., 2**n)`` AND interactions after the fold of ∅ (and singleton) OR terms.
+      or_: ``(..., 2**n)`` OR interactions after the fold (zero where folded).
+      gamma: ``(..., 2**n)`` split of the values: ``v_and = ½(v+q) + γ``, ``v_or = ½(v+q) - γ``.
+      q: ``(..., 2**n)`` error term, ``|q| ≤ tau``.
+      objective: ``(...)`` L1 norm of all AND and OR interactions before the fold (the LP's
+        objective, which the fold can only lower).
+      lower_bound: ``(...)`` objective of a dual feasible point: no split can do better.
+      gap: ``(...)`` ``objective - lower_bound ≥ objective - optimum``: a certified bound on the
+        distance to the optimum.
+      relative_gap: ``(...)`` ``gap / max(|objective|, tiny)``.
+      iterations: ``(...)`` iterations run.
+      converged: ``(...)`` whether ``relative_gap ≤ tol`` was reached (always true for HiGHS's
+        optimum, false for the SGD reference unless its objective met the bound).
+      tau: ``(...)`` the error bound ``q_ratio · |v(N) - v(∅)|``.
+      noise_floor_and, noise_floor_or: ``(..., 2**n)`` rounding bounds of the transforms on v
+        (:func:`interjax.noise_floor`); nothing below them is counted salient.
+      q_ratio, solver, fold, tol: the settings used (static).
+    """
+
+    and_: jax.Array
+    or_: jax.Array
+    gamma: jax.Array
+    q: jax.Array
+    objective: jax.Array
+    lower_bound: jax.Array
+    gap: jax.Array
+    relative_gap: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    tau: jax.Array
+    noise_floor_and: jax.Array
+    noise_floor_or: jax.Array
+    q_ratio: float = dataclasses.field(metadata={"static": True}, default=0.02)
+    solver: str = dataclasses.field(metadata={"static": True}, default="optimal")
+    fold: str = dataclasses.field(metadata={"static": True}, default="singletons")
+    tol: float = dataclasses.field(metadata={"static": True}, default=1e-3)
+
+    @property
+    def n(self) -> int:
+        return self.and_.shape[-1].bit_length() - 1

@@ -1,0 +1,128 @@
+"""Salient AND-OR interactions (METHOD.md §3, last items; He et al. 2025, arXiv:2505.06993).
+
+``Ω = {(S, kind) : S ≠ ∅, |I_kind(S)| ≥ α · max_{kind, S≠∅} |I|}`` with ``α = 0.05`` by default;
+alternatively the ``top_k`` strongest, or the smallest set holding a ``share`` of the total
+strength. In every rule an interaction at or below its numerical noise floor is never salient.
+:func:`salient_mask` is jittable and batched; :func:`salient` lists the sets on the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from interjax.masks import coalition_players, num_players_of, orders
+from interjax.solve._result import AndOr
+
+__all__ = ["KINDS", "Salient", "salient", "salient_mask", "strength_by_order"]
+
+KINDS = ("and", "or")
+
+
+def _stacked(fit: AndOr):
+    vals = jnp.stack([fit.and_, fit.or_], axis=-2)  # (..., 2, N)
+    floor = jnp.stack([fit.noise_floor_and, fit.noise_floor_or], axis=-2)
+    mag = jnp.abs(vals).at[..., 0].set(0.0)  # ∅ is never salient
+    return vals, mag, mag > floor
+
+
+def salient_mask(fit: AndOr, *, ratio: float | None = None, top_k: int | None = None,
+                 share: float | None = None) -> jax.Array:
+    """Boolean ``(..., 2, 2**n)`` mask of salient interactions: ``[..., 0, S]`` for AND,
+    ``[..., 1, S]`` for OR. Give at most one of ``ratio`` (default 0.05), ``top_k``, ``share``."""
+    given = [x is not None for x in (ratio, top_k, share)]
+    if sum(given) > 1:
+        raise ValueError("give at most one of ratio, top_k, share")
+    _, mag, valid = _stacked(fit)
+    flat = jnp.where(valid, mag, 0.0).reshape(*mag.shape[:-2], -1)
+    if top_k is not None:
+        if not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        k = min(top_k, flat.shape[-1])
+        thr = jax.lax.top_k(flat, k)[0][..., -1]
+    elif share is not None:
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {share}")
+        desc = -jnp.sort(-flat, axis=-1)
+        cum = jnp.cumsum(desc, axis=-1)
+        total = cum[..., -1:]
+        idx = jnp.argmax(cum >= share * total, axis=-1)
+        thr = jnp.take_along_axis(desc, idx[..., None], axis=-1)[..., 0]
+    else:
+        ratio = 0.05 if ratio is None else ratio
+        if not 0 <= ratio <= 1:
+            raise ValueError(f"ratio must be in [0, 1], got {ratio}")
+        thr = ratio * flat.max(axis=-1)
+    thr = thr[..., None, None]
+    return valid & (mag >= thr) & (mag > 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Salient:
+    """The salient interactions of one sample, strongest first (host-side numpy arrays)."""
+
+    sets: np.ndarray  # coalition index S
+    kinds: np.ndarray  # 0 = AND, 1 = OR
+    values: np.ndarray
+    orders: np.ndarray  # |S|
+    n: int
+
+    def __len__(self) -> int:
+        return len(self.sets)
+
+    def players(self, i: int) -> tuple[int, ...]:
+        return coalition_players(int(self.sets[i]), self.n)
+
+    def as_records(self) -> list[dict]:
+        return [{"set": int(s), "players": list(coalition_players(int(s), self.n)),
+                 "kind": KINDS[int(k)], "order": int(o), "value": float(v)}
+                for s, k, o, v in zip(self.sets, self.kinds, self.orders, self.values,
+                                      strict=True)]
+
+
+def salient(fit: AndOr, *, ratio: float | None = None, top_k: int | None = None,
+            share: float | None = None) -> Salient | list:
+    """The salient (set, kind) pairs with values and orders, strongest first.
+
+    One :class:`Salient` for a single fit, a (nested) list of them for a batch.
+
+    Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> [(r["players"], r["kind"]) for r in ij.salient(ij.fit_and_or(v, 0.0)).as_records()]
+      [([0, 1], 'and'), ([1, 2], 'or')]
+    """
+    mask = np.asarray(salient_mask(fit, ratio=ratio, top_k=top_k, share=share))
+    vals = np.asarray(jnp.stack([fit.and_, fit.or_], axis=-2))
+    n = num_players_of(vals.shape[-1])
+    order_of = orders(n)
+
+    def one(m, x):
+        kinds, sets = np.nonzero(m)
+        values = x[kinds, sets]
+        by_strength = np.argsort(-np.abs(values), kind="stable")
+        kinds, sets, values = kinds[by_strength], sets[by_strength], values[by_strength]
+        return Salient(sets, kinds, values, order_of[sets], n)
+
+    def rec(m, x):
+        return one(m, x) if m.ndim == 2 else [rec(mi, xi) for mi, xi in zip(m, x, strict=True)]
+
+    return rec(mask, vals)
+
+
+def strength_by_order(fit: AndOr, mask: jax.Array | None = None):
+    """Salient strength ``Σ|I|`` and counts per kind and order: two ``(..., 2, n+1)`` arrays
+    (``[..., kind, k]`` for order k; order 0 is always empty). ``mask`` defaults to
+    :func:`salient_mask` with ratio 0.05."""
+    if mask is None:
+        mask = salient_mask(fit)
+    vals, mag, _ = _stacked(fit)
+    n = num_players_of(vals.shape[-1])
+    onehot = jnp.asarray(orders(n)[:, None] == np.arange(n + 1)[None, :], vals.dtype)
+    strength = jnp.where(mask, mag, 0.0) @ onehot
+    counts = mask.astype(vals.dtype) @ onehot
+    return strength, counts

@@ -1,0 +1,180 @@
+"""The AND-OR extraction against an independent LP solver (HiGHS) and planted models."""
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import interjax as ij
+from interjax.solve._highs import solve_lp_highs
+from interjax.solve._sgd import default_sgd, sgd_solve
+
+N_PLAYERS = 6
+SIZE = 2**N_PLAYERS
+
+
+def planted(seed, n=N_PLAYERS, noise=0.0):  # n >= 6
+    """v = three planted terms on disjoint groups of 1, 2 and 3 players: the single player is an
+    AND term (one player's AND and OR coincide), the others AND or OR at random.
+
+    The L1 optimum is not always unique, and then no solver can be asked to return the plant:
+    overlapping OR terms have equal-norm alternatives, and so do two single players of one sign,
+    since ``[i∈T] + [j∈T] = OR_ij(T) + AND_ij(T)`` (both norm 2). Both were seen here.
+    """
+    rng = np.random.default_rng(seed)
+    size = 2**n
+    a, o = np.zeros(size), np.zeros(size)
+    players = rng.permutation(n)
+    for group in (players[:1], players[1:3], players[3:6]):
+        s = ij.coalition_index(group)
+        value = rng.choice([-1, 1]) * rng.uniform(1, 3)
+        if len(group) >= 2 and rng.random() < 0.5:
+            o[s] = value
+        else:
+            a[s] = value
+    v = np.asarray(ij.reconstruct(a, o)) + noise * rng.normal(size=size)
+    return v, a, o
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Random and planted-plus-noise value vectors, with HiGHS optima at q_ratio = 0.02."""
+    rng = np.random.default_rng(0)
+    vs = [rng.normal(size=SIZE) * 2 for _ in range(3)]
+    vs += [planted(s, noise=0.1)[0] for s in range(3)]
+    v = np.stack(vs)
+    tau = 0.02 * np.abs(v[:, -1] - v[:, 0])
+    optima = np.array([solve_lp_highs(vi, ti).objective for vi, ti in zip(v, tau, strict=True)])
+    return v, optima
+
+
+@pytest.fixture(scope="module")
+def fit(batch):
+    return ij.fit_and_or(jnp.asarray(batch[0]), q_ratio=0.02)
+
+
+def test_reaches_lp_optimum_with_valid_certificate(batch, fit):
+    v, optima = batch
+    assert fit.converged.all()
+    obj, low = np.asarray(fit.objective), np.asarray(fit.lower_bound)
+    np.testing.assert_array_less(obj, optima * 1.01)  # within 1% (tol 1e-3 asks for more)
+    assert np.all(obj >= optima * (1 - 1e-9))  # a feasible point cannot beat the optimum
+    assert np.all(low <= optima * (1 + 1e-9))  # the certificate never overclaims
+    assert np.all(np.asarray(fit.gap) >= obj - optima - 1e-9)
+    assert np.all(np.asarray(fit.relative_gap) <= 1e-3)
+
+
+def test_universal_matching_within_q_box(batch, fit):
+    v, _ = batch
+    assert np.all(np.abs(np.asarray(fit.q)) <= np.asarray(fit.tau)[:, None] * (1 + 1e-12))
+    err = np.asarray(ij.matching_error(v, fit.and_, fit.or_, fit.q))
+    assert err.max() < 1e-10
+    # the split is as documented: v_and = ½(v+q)+γ, v_or = ½(v+q)-γ
+    half = 0.5 * (v + np.asarray(fit.q))
+    np.testing.assert_allclose(ij.and_inverse(fit.and_) + ij.or_inverse(fit.or_),
+                               2 * half, atol=1e-10)
+
+
+def test_fold_moves_empty_and_singletons_into_and(fit):
+    order = ij.orders(N_PLAYERS)
+    assert np.all(np.asarray(fit.or_)[:, order <= 1] == 0)
+    empty_only = ij.fold_or_into_and(fit.and_ * 0, fit.or_ + 1.0, "empty")
+    assert np.all(np.asarray(empty_only[1])[:, 0] == 0)
+    assert np.all(np.asarray(empty_only[1])[:, 1:] != 0)
+
+
+def test_batched_equals_one_at_a_time(batch, fit):
+    v, _ = batch
+    one = ij.fit_and_or(jnp.asarray(v[4]), q_ratio=0.02)
+    np.testing.assert_allclose(one.and_, fit.and_[4], atol=1e-12)
+    assert int(one.iterations) == int(fit.iterations[4])
+    assert one.objective.shape == ()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_model_recovered_exactly(seed):
+    v, a, o = planted(seed + 10)
+    fit = ij.fit_and_or(jnp.asarray(v), q_ratio=0.0, tol=1e-6)
+    assert bool(fit.converged)
+    sal = ij.salient(fit)
+    got = {(int(s), int(k)) for s, k in zip(sal.sets, sal.kinds, strict=True)}
+    want = {(int(s), 0) for s in np.flatnonzero(a)} | {(int(s), 1) for s in np.flatnonzero(o)}
+    assert got == want
+    np.testing.assert_allclose(fit.and_, a, atol=1e-3)
+    np.testing.assert_allclose(fit.or_, o, atol=1e-3)
+
+
+def test_highs_solver_option_matches(batch):
+    v, optima = batch
+    fit = ij.fit_and_or(jnp.asarray(v[:2]), solver="highs")
+    np.testing.assert_allclose(fit.objective, optima[:2], rtol=1e-7)
+    assert np.all(np.asarray(fit.relative_gap) < 1e-6)
+
+
+def test_iteration_cap_reports_not_converged(batch):
+    v, optima = batch
+    fit = ij.fit_and_or(jnp.asarray(v[0]), max_iters=64, check_every=64)
+    assert not bool(fit.converged) and int(fit.iterations) == 64
+    assert float(fit.lower_bound) <= optima[0] * (1 + 1e-9) <= float(fit.objective) * (1 + 1e-9)
+
+
+def test_sgd_reference_follows_the_schedule(batch):
+    v, optima = batch
+    steps = 2000
+    _, _, q, history = sgd_solve(jnp.asarray(v[3]), 0.02 * abs(v[3, -1] - v[3, 0]),
+                                 optimizer=default_sgd(1e-3, steps), num_steps=steps)
+    history = np.asarray(history)
+    windows = history.reshape(10, -1).mean(axis=1)
+    assert history[-1] < 0.6 * history[0]
+    # momentum may overshoot at the start; after that the objective falls window by window
+    assert np.all(np.diff(windows[1:]) < 0)
+    assert np.all(np.abs(np.asarray(q)) <= 0.02 * abs(v[3, -1] - v[3, 0]) + 1e-12)
+    fit = ij.fit_and_or(jnp.asarray(v[3]), solver="sgd", num_steps=steps, learning_rate=1e-3)
+    assert float(fit.objective) >= optima[3] * (1 - 1e-9)  # never below the optimum
+    assert float(fit.lower_bound) <= optima[3] * (1 + 1e-9)
+    schedule = optax.exponential_decay(1.0, transition_steps=steps, decay_rate=0.1)
+    assert abs(float(schedule(steps)) - 0.1) < 1e-12  # a tenth of the start at the end
+
+
+def test_salient_rules(fit):
+    mask = np.asarray(ij.salient_mask(fit))
+    assert mask.shape == (6, 2, SIZE) and not mask[..., 0].any()
+    top = np.asarray(ij.salient_mask(fit, top_k=3))
+    assert np.all(top.sum(axis=(-2, -1)) >= 3)
+    strength, counts = ij.strength_by_order(fit, ij.salient_mask(fit, share=0.9))
+    mags = np.abs(np.stack([np.asarray(fit.and_), np.asarray(fit.or_)], 1))[..., 1:]
+    assert np.all(strength.sum((-2, -1)) >= 0.9 * mags.sum((-2, -1)) - 1e-9)
+    assert np.asarray(counts)[..., 0].sum() == 0
+    records = ij.salient(fit)[0].as_records()
+    assert all(abs(r["value"]) >= 0.05 * max(abs(x["value"]) for x in records) for r in records)
+
+
+def test_noise_floor_respected():
+    """A model whose values are pure float32 rounding noise has no salient interaction."""
+    n = 6
+    v = np.full(2**n, 3.0) + np.random.default_rng(0).normal(size=2**n) * 3.0 * 1e-8
+    fit = ij.fit_and_or(jnp.asarray(v), q_ratio=0.0)
+    mask = np.asarray(ij.salient_mask(fit))
+    assert not mask.any()
+
+
+@pytest.mark.parametrize(
+    ("v", "kwargs", "match"),
+    [
+        (np.zeros(12), {}, "2\\*\\*n"),
+        (np.array([0.0, np.nan, 1.0, 2.0]), {}, "NaN"),
+        (np.zeros(8), {"q_ratio": -0.1}, "q_ratio"),
+        (np.zeros(8), {"tol": 0.0}, "tol"),
+        (np.zeros(8), {"solver": "adam"}, "solver"),
+        (np.zeros(8), {"fold": "all"}, "fold"),
+        (np.zeros(8), {"max_iters": 0}, "max_iters"),
+    ],
+)
+def test_bad_input(v, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ij.fit_and_or(v, **kwargs)
+
+
+def test_mixed_n_batch_is_refused():
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        ij.fit_and_or(np.zeros((2, 12)))
