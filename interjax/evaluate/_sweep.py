@@ -218,7 +218,7 @@ def evaluate(
     _check_memory(
         n, input_shape, x.dtype.itemsize, num_samples or 1, num_models, chunk_size, num_devices
     )
-    _check_output(model, x, b, input_shape, num_samples)
+    _check_output(model, x, input_shape, num_samples)
     v = _sweep(
         model,
         x,
@@ -266,14 +266,38 @@ def _check_memory(n, input_shape, itemsize, num_samples, num_models, chunk, num_
         )
 
 
-def _check_output(model: Model, x, b, input_shape, num_samples):
-    """Run shape inference of one forward pass (no computation) to validate the output."""
-    probe = jax.ShapeDtypeStruct((1, *input_shape), x.dtype)
+def _check_output(model: Model, x, input_shape, num_samples):
+    """Shape inference of one forward pass (no computation) validates the model's output."""
     params = model.params
     if model.num_stacked:
         params = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape[1:], p.dtype), params)
+    leaves, treedef = jax.tree.flatten(params)
+    key = (model.apply, treedef, tuple((tuple(jnp.shape(p)), jnp.result_type(p)) for p in leaves),
+           tuple(input_shape), jnp.dtype(x.dtype), type(model.output),
+           getattr(model.output, "fn", None))
     try:
-        out = jax.eval_shape(model.apply, params, probe)
+        out_shape = _OUTPUT_SHAPES.get(key)
+    except TypeError:  # unhashable apply or output function: no caching
+        key, out_shape = None, None
+    if out_shape is None:
+        out_shape = _output_shape(params, model, input_shape, x.dtype)
+        if key is not None and len(_OUTPUT_SHAPES) < 256:
+            _OUTPUT_SHAPES[key] = out_shape
+    output = model.output
+    if hasattr(output, "check"):
+        output.check(out_shape, num_samples)
+
+
+_OUTPUT_SHAPES: dict = {}  # per-input output shape, keyed on shapes, dtypes and static parts
+
+
+def _output_shape(params, model: Model, input_shape, dtype):
+    """Per-input output shape of ``model.apply`` by shape inference (cached by the caller, so
+    repeated calls with new checkpoints or samples cost nothing)."""
+    apply, custom = model.apply, getattr(model.output, "fn", None)
+    probe = jax.ShapeDtypeStruct((1, *input_shape), dtype)
+    try:
+        out = jax.eval_shape(apply, params, probe)
     except Exception as err:
         raise ValueError(
             f"the model cannot be applied to a batch of inputs of shape (C, *{input_shape}): "
@@ -284,22 +308,20 @@ def _check_output(model: Model, x, b, input_shape, num_samples):
             "the model must return one output per masked input, shape (C, ...); got "
             f"{getattr(out, 'shape', type(out).__name__)} for C=1"
         )
-    output = model.output
-    if hasattr(output, "check"):
-        output.check(tuple(out.shape[1:]), num_samples)
-    else:
-        res = jax.eval_shape(output, jax.ShapeDtypeStruct(out.shape[1:], out.dtype))
+    if custom is not None:
+        res = jax.eval_shape(custom, jax.ShapeDtypeStruct(out.shape[1:], out.dtype))
         if getattr(res, "shape", None) != ():
             raise ValueError(
                 f"the output function must return a scalar per masked input, got shape "
                 f"{getattr(res, 'shape', None)} from an output of shape {out.shape[1:]}"
             )
+    return tuple(out.shape[1:])
 
 
 def _raise_if_not_finite(v, n):
-    finite = np.asarray(jnp.isfinite(v))
-    if finite.all():
+    if bool(jnp.isfinite(v).all()):  # one scalar crosses to the host, not the whole mask
         return
+    finite = np.asarray(jnp.isfinite(v))
     bad = np.argwhere(~finite)
     first = [(tuple(int(i) for i in idx[:-1]), int(idx[-1])) for idx in bad[:4]]
     shown = ", ".join(
