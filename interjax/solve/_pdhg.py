@@ -18,8 +18,11 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   ``T`` the preconditioned operator has ``‖K T^{½}‖² ≈ 2.1`` for every n. This cut the
   iterations to a 1e-3 gap by 2-3x against Pock-Chambolle diagonal scaling of the
   interaction-space LP;
-* adaptive restarts to the average or current iterate on the PDHG fixed-point residual, with the
-  primal weight ``ω`` updated at each restart (as in PDLP, Applegate et al. 2021);
+* reflected Halpern iterations ``w⁺ = (k+1)/(k+2)·(2𝒯(w) - w) + 1/(k+2)·w₀`` with adaptive
+  restarts on the fixed-point residual ``‖w - 𝒯(w)‖`` (Lu & Yang 2024, cuPDLP+) and the primal
+  weight ``ω`` rebalanced at each restart (as in PDLP, Applegate et al. 2021). Against restarts
+  to the running average this cut the iterations by a third (n = 10: mean 10.1k vs 15.8k, max
+  16.1k vs 34.4k over 16 planted samples);
 * a certificate every ``check_every`` iterations: the primal iterate is made exactly feasible
   (``q`` clipped into its box, the rest moved into ``p``) and its objective ``P`` computed; several
   dual candidates (``λ₃``, ``-Mᵀλ₁``, ``-Oᵀλ₂`` and means) are scaled to dual feasibility
@@ -51,10 +54,8 @@ _RESTART_ARTIFICIAL = 0.36
 class PDHGState(NamedTuple):
     z: jax.Array  # (2N,) primal (p, r)
     lam: jax.Array  # (3N,) dual (λ₁, λ₂, λ₃)
-    z_anchor: jax.Array  # iterate at the last restart
+    z_anchor: jax.Array  # Halpern anchor: the iterate at the last restart
     lam_anchor: jax.Array
-    z_sum: jax.Array  # running sums since the last restart (for the average)
-    lam_sum: jax.Array
     count: jax.Array  # iterations since the last restart
     omega: jax.Array  # primal weight
     restart_residual: jax.Array  # fixed-point residual at the last restart
@@ -153,71 +154,61 @@ def pdhg_init(v, tau) -> PDHGState:
     zero = jnp.zeros((), v.dtype)
     _, _, _, objective = feasible_primal(op, z, v, tau)
     return PDHGState(
-        z, lam, z, lam, jnp.zeros_like(z), jnp.zeros_like(lam), jnp.zeros((), jnp.int32),
+        z, lam, z, lam, jnp.zeros((), jnp.int32),
         jnp.ones((), v.dtype), jnp.full((), jnp.inf, v.dtype), jnp.zeros((), jnp.int32),
         z, objective, jnp.full((), -jnp.inf, v.dtype) + zero, v, jnp.asarray(tau, v.dtype),
     )
 
 
 def pdhg_update(state: PDHGState, eta: float, check_every: int = 64) -> PDHGState:
-    """Run ``check_every`` PDHG iterations with step ``eta`` (:func:`step_size`), then the
-    restart logic and the certificate."""
+    """Run ``check_every`` reflected Halpern PDHG iterations with step ``eta``
+    (:func:`step_size`), then the restart logic and the certificate."""
     v, tau = state.v, state.tau
     n = v.shape[-1].bit_length() - 1
     op = operators(n)
+    omega = state.omega
 
-    def step(z, lam, omega):
+    def step(z, lam):
         tp, sd = eta / omega, eta * omega
         z_new = z - tp * _T(op, _KT(op, lam))
         lam_new = _prox_dual(op, lam + sd * _K(op, 2 * z_new - z), sd, v, tau)
         return z_new, lam_new
 
     def body(_, carry):
-        z, lam, zs, ls = carry
-        z, lam = step(z, lam, state.omega)
-        return z, lam, zs + z, ls + lam
+        z, lam, k = carry
+        tz, tl = step(z, lam)
+        c = (k + 1.0) / (k + 2.0)
+        z = c * (2.0 * tz - z) + (1.0 - c) * state.z_anchor
+        lam = c * (2.0 * tl - lam) + (1.0 - c) * state.lam_anchor
+        return z, lam, k + 1.0
 
-    z, lam, zs, ls = jax.lax.fori_loop(
-        0, check_every, body, (state.z, state.lam, state.z_sum, state.lam_sum))
+    z, lam, _ = jax.lax.fori_loop(
+        0, check_every, body, (state.z, state.lam, state.count.astype(v.dtype)))
     count = state.count + check_every
     iteration = state.iteration + check_every
-    z_avg, lam_avg = zs / count, ls / count
-
-    def residual(z, lam):
-        z1, lam1 = step(z, lam, state.omega)
-        return jnp.sqrt(state.omega * jnp.sum((z1 - z) ** 2) + jnp.sum((lam1 - lam) ** 2)
-                        / state.omega)
-
-    r_cur, r_avg = residual(z, lam), residual(z_avg, lam_avg)
-    use_avg = r_avg < r_cur
-    cand_z = jnp.where(use_avg, z_avg, z)
-    cand_lam = jnp.where(use_avg, lam_avg, lam)
-    r_cand = jnp.minimum(r_cur, r_avg)
-    restart = (r_cand <= _RESTART_SUFFICIENT * state.restart_residual) | (
+    tz, tl = step(z, lam)  # the PDHG image of the Halpern iterate is the solution estimate
+    residual = jnp.sqrt(omega * jnp.sum((tz - z) ** 2) + jnp.sum((tl - lam) ** 2) / omega)
+    restart = (residual <= _RESTART_SUFFICIENT * state.restart_residual) | (
         count >= _RESTART_ARTIFICIAL * iteration)
-    dz = jnp.linalg.norm(cand_z - state.z_anchor)
-    dl = jnp.linalg.norm(cand_lam - state.lam_anchor)
+    # primal weight: balance the distances moved since the last restart (PDLP)
+    dz = jnp.linalg.norm(tz - state.z_anchor)
+    dl = jnp.linalg.norm(tl - state.lam_anchor)
     moved = (dz > 1e-12) & (dl > 1e-12)
-    omega_new = jnp.where(
-        moved, jnp.exp(0.5 * jnp.log(jnp.where(moved, dl / jnp.where(moved, dz, 1.0), 1.0))
-                       + 0.5 * jnp.log(state.omega)), state.omega)
+    ratio = jnp.where(moved, dl, 1.0) / jnp.where(moved, dz, 1.0)
+    omega_new = jnp.where(moved, jnp.sqrt(ratio * omega), omega)
 
     def pick(a, b):
         return jnp.where(restart, a, b)
 
-    # certificate on the candidate iterate
-    p, r, _, objective = feasible_primal(op, cand_z, v, tau)
+    p, r, _, objective = feasible_primal(op, tz, v, tau)
     better = objective < state.best_objective
-    best_z = jnp.where(better, jnp.concatenate([p, r]), state.best_z)
-    best_objective = jnp.minimum(objective, state.best_objective)
-    lower = jnp.maximum(state.best_lower,
-                        jnp.maximum(_best_dual(op, lam, v, tau), _best_dual(op, lam_avg, v, tau)))
     return PDHGState(
-        pick(cand_z, z), pick(cand_lam, lam), pick(cand_z, state.z_anchor),
-        pick(cand_lam, state.lam_anchor), pick(jnp.zeros_like(zs), zs),
-        pick(jnp.zeros_like(ls), ls), pick(jnp.zeros_like(count), count),
-        pick(omega_new, state.omega), pick(r_cand, state.restart_residual), iteration,
-        best_z, best_objective, lower, v, tau,
+        pick(tz, z), pick(tl, lam), pick(tz, state.z_anchor), pick(tl, state.lam_anchor),
+        pick(jnp.zeros_like(count), count), pick(omega_new, omega),
+        pick(residual, state.restart_residual), iteration,
+        jnp.where(better, jnp.concatenate([p, r]), state.best_z),
+        jnp.minimum(objective, state.best_objective),
+        jnp.maximum(state.best_lower, _best_dual(op, tl, v, tau)), v, tau,
     )
 
 
