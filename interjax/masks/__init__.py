@@ -4,6 +4,7 @@ from interjax.masks._baselines import check_baseline, mean_baseline, token_basel
 from interjax.masks._bits import (
     coalition_index,
     coalition_players,
+    coalition_sizes,
     from_msb_order,
     graded_order,
     keep_bits,
@@ -18,6 +19,7 @@ __all__ = [
     "check_baseline",
     "coalition_index",
     "coalition_players",
+    "coalition_sizes",
     "from_msb_order",
     "graded_order",
     "keep_bits",

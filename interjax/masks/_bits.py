@@ -9,12 +9,14 @@ convert, and :func:`graded_order` gives a size-graded view. That order is never 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
     "coalition_index",
     "coalition_players",
+    "coalition_sizes",
     "from_msb_order",
     "graded_order",
     "keep_bits",
@@ -52,6 +54,15 @@ def orders(n: int) -> np.ndarray:
     for i in range(n):
         counts += (idx >> i) & 1
     return counts
+
+
+def coalition_sizes(n: int, dtype=jnp.int32) -> jnp.ndarray:
+    """``|S|`` for every coalition, computed on device (``population_count`` of an iota).
+
+    Use this inside jitted code instead of :func:`orders`: a host array of 2**n entries would be
+    baked into the program as a constant and slow compilation down (19 s at n = 24 on a GPU).
+    """
+    return jax.lax.population_count(jnp.arange(2**n, dtype=jnp.int32)).astype(dtype)
 
 
 def graded_order(n: int) -> np.ndarray:

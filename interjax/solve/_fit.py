@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from interjax.masks import num_players_of, orders
+from interjax.masks import coalition_sizes, num_players_of
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import dual_bound, pdhg_solve, relative_gap, step_size
 from interjax.solve._result import AndOr
@@ -32,7 +32,7 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")
     n = num_players_of(and_.shape[-1])
     limit = 1 if fold == "singletons" else 0
-    sel = jnp.asarray(orders(n) <= limit).reshape((1,) * (and_.ndim - 1) + (2**n,))
+    sel = (coalition_sizes(n) <= limit).reshape((1,) * (and_.ndim - 1) + (2**n,))
     return and_ + jnp.where(sel, or_, 0.0), jnp.where(sel, 0.0, or_)
 
 

