@@ -1,0 +1,126 @@
+"""Helpers shared by the benchmark scripts: timing, machine description, JSON output."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+
+import interjax as ij
+
+
+def call_seconds(fn: Callable[[], Any]) -> float:
+    """Wall time of one call, waiting for JAX's asynchronous results."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - t0
+
+
+def median(xs: Sequence[float]) -> float | None:
+    return float(statistics.median(xs)) if xs else None
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict]:
+    """First call of each contender, then ``repeats`` interleaved rounds.
+
+    Returns per contender: ``first_call_s`` (compile + one run), ``times_s`` (every steady
+    repetition), ``median_s``, ``min_s`` and ``compile_s = first_call_s - median_s``.
+    """
+    res = {name: {"first_call_s": call_seconds(fn), "times_s": []} for name, fn in fns.items()}
+    names = list(fns)
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            res[name]["times_s"].append(call_seconds(fns[name]))
+    for r in res.values():
+        r["median_s"] = median(r["times_s"])
+        r["min_s"] = float(min(r["times_s"])) if r["times_s"] else None
+        r["compile_s"] = max(r["first_call_s"] - (r["median_s"] or 0.0), 0.0)
+    return res
+
+
+def round_ratios(res: dict[str, dict], num: str, den: str) -> dict:
+    """``num / den`` from the medians and the median of per-round ratios (same round)."""
+    per_round = [a / b for a, b in zip(res[num]["times_s"], res[den]["times_s"], strict=True)]
+    return {
+        "ratio_of_medians": res[num]["median_s"] / res[den]["median_s"],
+        "median_of_round_ratios": median(per_round),
+        "per_round": per_round,
+    }
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command in this repository, or None (no git, or not a checkout)."""
+    try:
+        r = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def machine_info(device_name: str | None) -> dict:
+    """Machine, devices, versions and commit, recorded in every benchmark JSON."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--", "interjax") if commit else None
+    dirty = None if status is None else bool(status)
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    devices = jax.devices()
+    return {
+        "device_name": device_name,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": affinity,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in devices],
+        "jax_device_kind": devices[0].device_kind,
+        "versions": {
+            **{
+                p: _version(p)
+                for p in ("jax", "jaxlib", "flax", "numpy", "shapiq", "scipy", "highspy", "optax")
+            },
+            "interjax": ij.__version__,
+        },
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+        "git_commit": commit,
+        "interjax_uncommitted_changes": dirty if commit else None,
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_json(path: Path, obj) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    tmp.replace(path)
+    return path
