@@ -11,7 +11,13 @@ import optax
 
 from interjax.masks import coalition_sizes, num_players_of
 from interjax.solve._operators import operators
-from interjax.solve._pdhg import dual_bound, pdhg_solve, relative_gap, step_size
+from interjax.solve._pdhg import (
+    and_or_problem,
+    dual_bound,
+    pdhg_solve,
+    relative_gap,
+    step_size,
+)
 from interjax.solve._result import AndOr
 from interjax.solve._sgd import default_sgd, sgd_solve
 from interjax.transform import noise_floor, work_dtype
@@ -129,35 +135,42 @@ def fit_and_or(
         p, r, objective, lower, iterations = _solve_sgd(flat, tau, opt, num_steps)
     else:
         p, r, objective, lower, iterations = _solve_highs(flat, tau)
+    return make_result(flat, lead, p, r, objective, lower, iterations, tau, q_ratio=q_ratio,
+                       solver=solver, fold=fold, tol=tol, eps=eps)
+
+
+def make_result(flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio, solver, fold,
+                tol, eps) -> AndOr:
+    """Interactions, fold, certificate and noise floors of a solved split ``(p, r)``."""
+    n = num_players_of(flat.shape[-1])
     op = operators(n)
-    and_raw, or_raw = op.M(p), op.O(r)
-    and_, or_ = fold_or_into_and(and_raw, or_raw, fold)
-    gap = jnp.maximum(objective - lower, 0.0)
+    and_, or_ = fold_or_into_and(op.M(p), op.O(r), fold)
     rel = relative_gap(objective, lower)
-    floor_and = noise_floor(flat, kind="and", eps=eps)
-    floor_or = noise_floor(flat, kind="or", eps=eps)
 
     def shape(x):
-        return x.reshape(*lead, *x.shape[1:])
+        return x.reshape(*lead, *x.shape[1:]) if x.ndim and x.shape[0] == flat.shape[0] else x
 
     return AndOr(
         and_=shape(and_), or_=shape(or_), gamma=shape((p - r) / 2),
         q=shape(jnp.clip(p + r - flat, -tau[:, None], tau[:, None])),
-        objective=shape(objective), lower_bound=shape(lower), gap=shape(gap),
-        relative_gap=shape(rel), iterations=shape(iterations), converged=shape(rel <= tol),
-        tau=shape(tau), noise_floor_and=shape(floor_and), noise_floor_or=shape(floor_or),
+        objective=shape(objective), lower_bound=shape(lower),
+        gap=shape(jnp.maximum(objective - lower, 0.0)), relative_gap=shape(rel),
+        iterations=shape(iterations), converged=shape(rel <= tol), tau=shape(tau),
+        noise_floor_and=shape(noise_floor(flat, kind="and", eps=eps)),
+        noise_floor_or=shape(noise_floor(flat, kind="or", eps=eps)),
         q_ratio=float(q_ratio), solver=solver, fold=fold, tol=float(tol),
     )
 
 
 @functools.partial(jax.jit, static_argnames=("eta", "tol", "max_iters", "check_every"))
 def _solve_optimal(flat, tau, *, eta, tol, max_iters, check_every):
-    state = jax.vmap(
-        lambda v, t: pdhg_solve(v, t, eta=eta, tol=tol, max_iters=max_iters,
-                                check_every=check_every)
-    )(flat, tau)
-    size = flat.shape[-1]
-    p, r = state.best_z[:, :size], state.best_z[:, size:]
+    def one(v, t):
+        problem, z, lam = and_or_problem(v, t)
+        return pdhg_solve(problem, z, lam, eta=eta, tol=tol, max_iters=max_iters,
+                          check_every=check_every)
+
+    state = jax.vmap(one)(flat, tau)
+    p, r = state.best_z[:, 0], state.best_z[:, 1]
     return p, r, state.best_objective, state.best_lower, state.iteration
 
 

@@ -30,13 +30,17 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   duality gives ``D ≤ optimum ≤ P``: the reported gap ``P - D`` is a bound on the distance to the
   optimum, whatever the iterates did.
 
-The loop is an ``(init, update)`` pair over a NamedTuple state under ``lax.while_loop``; batches
-ride ``vmap`` (a converged sample stops changing while the others go on).
+The engine below is generic: a :class:`Problem` supplies ``K``, ``Kᵀ``, ``T``, the dual prox and
+the certificate, so the shared extraction across models (:mod:`interjax.solve._shared`) runs the
+same loop. The loop is an ``(init, update)`` pair over a NamedTuple state under
+``lax.while_loop``; iterates may be any pytree; batches ride ``vmap`` (a converged sample stops
+changing while the others go on).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,171 +48,141 @@ import numpy as np
 
 from interjax.solve._operators import Operators, operators
 
-__all__ = ["PDHGState", "pdhg_init", "pdhg_solve", "pdhg_update", "step_size"]
+__all__ = [
+    "PDHGState",
+    "Problem",
+    "and_or_problem",
+    "dual_bound",
+    "operator_step",
+    "pdhg_init",
+    "pdhg_solve",
+    "pdhg_update",
+    "relative_gap",
+    "step_size",
+]
 
 _STEP_SAFETY = 0.95
 _RESTART_SUFFICIENT = 0.2
 _RESTART_ARTIFICIAL = 0.36
 
 
+class Problem(NamedTuple):
+    """``min_z Σ_j g_j(K_j z)`` for the engine: all functions act on pytrees of arrays.
+
+    ``T`` is the (SPD) primal preconditioner; ``prox_dual(μ, σ) = prox_{σ g*}(μ)``;
+    ``certify(z, λ) -> (z_feasible, objective, lower_bound)`` with ``lower ≤ optimum ≤ objective``.
+    """
+
+    K: Callable[[Any], Any]
+    KT: Callable[[Any], Any]
+    T: Callable[[Any], Any]
+    prox_dual: Callable[[Any, Any], Any]
+    certify: Callable[[Any, Any], tuple[Any, jax.Array, jax.Array]]
+
+
 class PDHGState(NamedTuple):
-    z: jax.Array  # (2N,) primal (p, r)
-    lam: jax.Array  # (3N,) dual (λ₁, λ₂, λ₃)
-    z_anchor: jax.Array  # Halpern anchor: the iterate at the last restart
-    lam_anchor: jax.Array
+    z: Any  # primal iterate
+    lam: Any  # dual iterate
+    z_anchor: Any  # Halpern anchor: the iterate at the last restart
+    lam_anchor: Any
     count: jax.Array  # iterations since the last restart
     omega: jax.Array  # primal weight
     restart_residual: jax.Array  # fixed-point residual at the last restart
     iteration: jax.Array
-    best_z: jax.Array  # best feasible primal so far (p, r)
+    best_z: Any  # best feasible primal so far
     best_objective: jax.Array
     best_lower: jax.Array
-    # problem data
-    v: jax.Array
-    tau: jax.Array
 
 
-def step_size(n: int) -> float:
-    """``η = 0.95 / ‖K T^{½}‖``, by power iteration (depends on n only; cached)."""
-    return _step_size(n)
+def _tmap(f, *trees):
+    return jax.tree.map(f, *trees)
 
 
-_STEP_CACHE: dict[int, float] = {}
+def _sq(tree) -> jax.Array:
+    return sum(jnp.sum(x**2) for x in jax.tree.leaves(tree))
 
 
-def _step_size(n: int) -> float:
-    if n not in _STEP_CACHE:
+_STEP_CACHE: dict[Any, float] = {}
+
+
+def operator_step(key, problem: Problem, lam_example) -> float:
+    """``η = 0.95 / ‖K T^{½}‖`` by power iteration on ``K T Kᵀ`` (cached on ``key``: the
+    operators depend on the shapes only, never on the data)."""
+    if key not in _STEP_CACHE:
         with jax.ensure_compile_time_eval(), jax.enable_x64(True):
-            op = operators(n)
-            size = 2**n
-            x = jnp.asarray(np.random.default_rng(0).normal(size=3 * size))
-
-            @jax.jit
-            def kk(y):
-                return _K(op, _T(op, _KT(op, y)))
-
+            rng = np.random.default_rng(0)
+            x = _tmap(lambda a: jnp.asarray(rng.normal(size=a.shape)), lam_example)
+            kk = jax.jit(lambda y: problem.K(problem.T(problem.KT(y))))
             for _ in range(60):
                 x = kk(x)
-                x = x / jnp.linalg.norm(x)
-            norm2 = float(jnp.linalg.norm(kk(x)))
-        _STEP_CACHE[n] = _STEP_SAFETY / np.sqrt(norm2 * 1.02)
-    return _STEP_CACHE[n]
+                nrm = jnp.sqrt(_sq(x))
+                x = _tmap(lambda a, nrm=nrm: a / nrm, x)
+            norm2 = float(jnp.sqrt(_sq(kk(x))))
+        _STEP_CACHE[key] = _STEP_SAFETY / np.sqrt(norm2 * 1.02)
+    return _STEP_CACHE[key]
 
 
-def _K(op: Operators, z):
-    p, r = z[: op.size], z[op.size:]
-    return jnp.concatenate([op.M(p), op.O(r), p + r])
-
-
-def _KT(op: Operators, lam):
-    n1, n2 = op.size, 2 * op.size
-    l1, l2, l3 = lam[:n1], lam[n1:n2], lam[n2:]
-    return jnp.concatenate([op.MT(l1) + l3, op.OT(l2) + l3])
-
-
-def _T(op: Operators, g):
-    return jnp.concatenate([op.gram_inverse(g[: op.size]), op.gram_inverse_reversed(g[op.size:])])
-
-
-def _prox_dual(op: Operators, mu, sigma, v, tau):
-    n2 = 2 * op.size
-    m3 = mu[n2:]
-    l3 = m3 - sigma * jnp.clip(m3 / sigma, v - tau, v + tau)
-    return jnp.concatenate([jnp.clip(mu[:n2], -1.0, 1.0), l3])
-
-
-def feasible_primal(op: Operators, z, v, tau):
-    """Make ``(p, r)`` exactly feasible: clip ``q`` into its box and move the rest into ``p``.
-
-    Returns ``(p, r, q, objective)``.
-    """
-    p, r = z[: op.size], z[op.size:]
-    resid = p + r - v
-    q = jnp.clip(resid, -tau, tau)
-    p = p - (resid - q)
-    objective = jnp.abs(op.M(p)).sum() + jnp.abs(op.O(r)).sum()
-    return p, r, q, objective
-
-
-def dual_bound(op: Operators, lam3, v, tau):
-    """Objective of ``λ`` scaled into the dual feasible set ``‖Zᵀλ‖∞ ≤ 1, ‖Bᵀλ‖∞ ≤ 1``."""
-    scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(op.ZT(lam3)).max(), jnp.abs(op.BT(lam3)).max()))
-    lam3 = lam3 / scale
-    return -jnp.sum(jnp.maximum(lam3 * (v + tau), lam3 * (v - tau)))
-
-
-def _best_dual(op: Operators, lam, v, tau):
-    n1, n2 = op.size, 2 * op.size
-    c1, c2, c3 = lam[n2:], -op.MT(lam[:n1]), -op.OT(lam[n1:n2])
-    cands = (c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0)
-    return jnp.max(jnp.stack([dual_bound(op, c, v, tau) for c in cands]))
-
-
-def pdhg_init(v, tau) -> PDHGState:
-    """Start at ``γ = q = 0`` (``p = r = v/2``) with zero duals."""
-    size = v.shape[-1]
-    n = size.bit_length() - 1
-    op = operators(n)
-    z = jnp.concatenate([v / 2, v / 2])
-    lam = jnp.zeros(3 * size, v.dtype)
-    zero = jnp.zeros((), v.dtype)
-    _, _, _, objective = feasible_primal(op, z, v, tau)
+def pdhg_init(problem: Problem, z, lam) -> PDHGState:
+    z_feasible, objective, _ = problem.certify(z, lam)
+    dtype = objective.dtype
     return PDHGState(
-        z, lam, z, lam, jnp.zeros((), jnp.int32),
-        jnp.ones((), v.dtype), jnp.full((), jnp.inf, v.dtype), jnp.zeros((), jnp.int32),
-        z, objective, jnp.full((), -jnp.inf, v.dtype) + zero, v, jnp.asarray(tau, v.dtype),
+        z, lam, z, lam, jnp.zeros((), jnp.int32), jnp.ones((), dtype),
+        jnp.full((), jnp.inf, dtype), jnp.zeros((), jnp.int32), z_feasible, objective,
+        jnp.full((), -jnp.inf, dtype),
     )
 
 
-def pdhg_update(state: PDHGState, eta: float, check_every: int = 64) -> PDHGState:
-    """Run ``check_every`` reflected Halpern PDHG iterations with step ``eta``
-    (:func:`step_size`), then the restart logic and the certificate."""
-    v, tau = state.v, state.tau
-    n = v.shape[-1].bit_length() - 1
-    op = operators(n)
+def pdhg_update(problem: Problem, state: PDHGState, eta: float,
+                check_every: int = 64) -> PDHGState:
+    """``check_every`` reflected Halpern PDHG iterations with step ``eta``, then the restart
+    logic and the certificate."""
     omega = state.omega
 
     def step(z, lam):
         tp, sd = eta / omega, eta * omega
-        z_new = z - tp * _T(op, _KT(op, lam))
-        lam_new = _prox_dual(op, lam + sd * _K(op, 2 * z_new - z), sd, v, tau)
+        g = problem.T(problem.KT(lam))
+        z_new = _tmap(lambda a, b: a - tp * b, z, g)
+        kz = problem.K(_tmap(lambda a, b: 2.0 * a - b, z_new, z))
+        lam_new = problem.prox_dual(_tmap(lambda a, b: a + sd * b, lam, kz), sd)
         return z_new, lam_new
+
+    def halpern(x, tx, anchor, c):
+        return _tmap(lambda a, t, w: c * (2.0 * t - a) + (1.0 - c) * w, x, tx, anchor)
 
     def body(_, carry):
         z, lam, k = carry
         tz, tl = step(z, lam)
         c = (k + 1.0) / (k + 2.0)
-        z = c * (2.0 * tz - z) + (1.0 - c) * state.z_anchor
-        lam = c * (2.0 * tl - lam) + (1.0 - c) * state.lam_anchor
-        return z, lam, k + 1.0
+        return (halpern(z, tz, state.z_anchor, c), halpern(lam, tl, state.lam_anchor, c),
+                k + 1.0)
 
     z, lam, _ = jax.lax.fori_loop(
-        0, check_every, body, (state.z, state.lam, state.count.astype(v.dtype)))
+        0, check_every, body, (state.z, state.lam, state.count.astype(omega.dtype)))
     count = state.count + check_every
     iteration = state.iteration + check_every
     tz, tl = step(z, lam)  # the PDHG image of the Halpern iterate is the solution estimate
-    residual = jnp.sqrt(omega * jnp.sum((tz - z) ** 2) + jnp.sum((tl - lam) ** 2) / omega)
+    residual = jnp.sqrt(omega * _sq(_tmap(jnp.subtract, tz, z))
+                        + _sq(_tmap(jnp.subtract, tl, lam)) / omega)
     restart = (residual <= _RESTART_SUFFICIENT * state.restart_residual) | (
         count >= _RESTART_ARTIFICIAL * iteration)
     # primal weight: balance the distances moved since the last restart (PDLP)
-    dz = jnp.linalg.norm(tz - state.z_anchor)
-    dl = jnp.linalg.norm(tl - state.lam_anchor)
+    dz = jnp.sqrt(_sq(_tmap(jnp.subtract, tz, state.z_anchor)))
+    dl = jnp.sqrt(_sq(_tmap(jnp.subtract, tl, state.lam_anchor)))
     moved = (dz > 1e-12) & (dl > 1e-12)
     ratio = jnp.where(moved, dl, 1.0) / jnp.where(moved, dz, 1.0)
     omega_new = jnp.where(moved, jnp.sqrt(ratio * omega), omega)
 
     def pick(a, b):
-        return jnp.where(restart, a, b)
+        return _tmap(lambda x, y: jnp.where(restart, x, y), a, b)
 
-    p, r, _, objective = feasible_primal(op, tz, v, tau)
+    z_feasible, objective, lower = problem.certify(tz, tl)
     better = objective < state.best_objective
     return PDHGState(
         pick(tz, z), pick(tl, lam), pick(tz, state.z_anchor), pick(tl, state.lam_anchor),
-        pick(jnp.zeros_like(count), count), pick(omega_new, omega),
-        pick(residual, state.restart_residual), iteration,
-        jnp.where(better, jnp.concatenate([p, r]), state.best_z),
-        jnp.minimum(objective, state.best_objective),
-        jnp.maximum(state.best_lower, _best_dual(op, tl, v, tau)), v, tau,
+        jnp.where(restart, 0, count), jnp.where(restart, omega_new, omega),
+        jnp.where(restart, residual, state.restart_residual), iteration,
+        _tmap(lambda a, b: jnp.where(better, a, b), z_feasible, state.best_z),
+        jnp.minimum(objective, state.best_objective), jnp.maximum(state.best_lower, lower),
     )
 
 
@@ -217,13 +191,65 @@ def relative_gap(objective, lower):
     return jnp.where(objective <= lower, 0.0, (objective - lower) / scale)
 
 
-def pdhg_solve(v, tau, *, eta: float, tol: float, max_iters: int,
+def pdhg_solve(problem: Problem, z, lam, *, eta: float, tol: float, max_iters: int,
                check_every: int = 64) -> PDHGState:
-    """Run PDHG on one value vector until ``relative_gap ≤ tol`` or ``max_iters`` (vmappable)."""
+    """Iterate until ``relative_gap ≤ tol`` or ``max_iters`` (vmappable)."""
 
     def cond(state):
         gap = relative_gap(state.best_objective, state.best_lower)
         return (gap > tol) & (state.iteration < max_iters)
 
-    return jax.lax.while_loop(cond, lambda s: pdhg_update(s, eta, check_every),
-                              pdhg_init(v, tau))
+    return jax.lax.while_loop(cond, lambda s: pdhg_update(problem, s, eta, check_every),
+                              pdhg_init(problem, z, lam))
+
+
+# -- the single-model AND-OR problem ---------------------------------------------------------
+def dual_bound(op: Operators, lam3, v, tau):
+    """Objective of ``λ`` scaled into the dual feasible set ``‖Zᵀλ‖∞ ≤ 1, ‖Bᵀλ‖∞ ≤ 1``."""
+    scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(op.ZT(lam3)).max(), jnp.abs(op.BT(lam3)).max()))
+    lam3 = lam3 / scale
+    return -jnp.sum(jnp.maximum(lam3 * (v + tau), lam3 * (v - tau)))
+
+
+def and_or_problem(v, tau) -> tuple[Problem, jax.Array, jax.Array]:
+    """The problem of one value vector, with its start ``p = r = v/2`` (γ = q = 0), λ = 0.
+
+    ``z = (p, r)`` of shape ``(2, N)``; ``λ = (λ₁, λ₂, λ₃)`` of shape ``(3, N)`` for
+    ``K z = (M p, O r, p + r)``.
+    """
+    n = v.shape[-1].bit_length() - 1
+    op = operators(n)
+
+    def K(z):
+        return jnp.stack([op.M(z[0]), op.O(z[1]), z[0] + z[1]])
+
+    def KT(lam):
+        return jnp.stack([op.MT(lam[0]) + lam[2], op.OT(lam[1]) + lam[2]])
+
+    def T(g):
+        return jnp.stack([op.gram_inverse(g[0]), op.gram_inverse_reversed(g[1])])
+
+    def prox_dual(mu, sigma):
+        l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, v - tau, v + tau)
+        return jnp.concatenate([jnp.clip(mu[:2], -1.0, 1.0), l3[None]])
+
+    def certify(z, lam):
+        # primal: clip q into its box and move the rest into p: exactly feasible
+        resid = z[0] + z[1] - v
+        p = z[0] - (resid - jnp.clip(resid, -tau, tau))
+        objective = jnp.abs(op.M(p)).sum() + jnp.abs(op.O(z[1])).sum()
+        # dual: candidates from each block, each scaled to feasibility; keep the best
+        c1, c2, c3 = lam[2], -op.MT(lam[0]), -op.OT(lam[1])
+        cands = (c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0)
+        lower = jnp.max(jnp.stack([dual_bound(op, c, v, tau) for c in cands]))
+        return jnp.stack([p, z[1]]), objective, lower
+
+    problem = Problem(K, KT, T, prox_dual, certify)
+    return problem, jnp.stack([v / 2, v / 2]), jnp.zeros((3, v.shape[-1]), v.dtype)
+
+
+def step_size(n: int) -> float:
+    """The PDHG step of the single-model problem at ``n`` players (cached)."""
+    with jax.ensure_compile_time_eval(), jax.enable_x64(True):
+        problem, _, lam = and_or_problem(jnp.zeros(2**n), jnp.zeros(()))
+    return operator_step(("and_or", n), problem, lam)
