@@ -43,7 +43,7 @@ def check_baseline(baseline, input_shape: tuple[int, ...], dtype, batch: int | N
     also have shape ``(B, *input_shape)`` (one baseline per input). Returns ``(b, per_sample)``.
     """
     if baseline is None:
-        return jnp.zeros((), dtype), False
+        return np.zeros((), dtype), False  # host scalar: no device work per call
     b = baseline if hasattr(baseline, "dtype") else np.asarray(baseline)
     if not (np.issubdtype(b.dtype, np.number) or b.dtype == jnp.bfloat16) or np.issubdtype(
         b.dtype, np.complexfloating
