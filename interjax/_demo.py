@@ -130,10 +130,21 @@ def explain_one(model_out, x, players, baseline, names, say, top=8):
     return result, arrays
 
 
-def _pick_sample(net, x, y):
-    pred = np.asarray(net(x)).argmax(-1)
-    correct = np.flatnonzero(pred == y)
-    return int(correct[0]) if correct.size else 0
+def _train_and_pick(net, ds, steps, seed, say):
+    """Train ``net`` on ``ds``; return it, its test accuracy and the first correctly classified
+    test sample with its label."""
+    from interjax import data
+
+    t0 = time.perf_counter()
+    data.train_classifier(net, ds.x_train, ds.y_train, steps=steps, seed=seed)
+    acc = data.accuracy(net, ds.x_test, ds.y_test)
+    say(
+        f"  trained {type(net).__name__} in {time.perf_counter() - t0:.1f} s: test accuracy "
+        f"{acc:.3f}"
+    )
+    correct = np.flatnonzero(np.asarray(net(ds.x_test)).argmax(-1) == ds.y_test)
+    i = int(correct[0]) if correct.size else 0
+    return net, acc, i, int(ds.y_test[i])
 
 
 def run_demo(
@@ -166,13 +177,9 @@ def run_demo(
         f"[1/2] breast cancer: {len(bc.x_train)} train / {len(bc.x_test)} test samples, 30 "
         "features grouped into 10 players"
     )
-    t0 = time.perf_counter()
-    mlp = data.MLP(30, 2, hidden=(64, 64), rngs=nnx.Rngs(seed))
-    data.train_classifier(mlp, bc.x_train, bc.y_train, steps=steps, seed=seed)
-    acc = data.accuracy(mlp, bc.x_test, bc.y_test)
-    say(f"  trained MLP in {time.perf_counter() - t0:.1f} s: test accuracy {acc:.3f}")
-    i = _pick_sample(mlp, bc.x_test, bc.y_test)
-    y = int(bc.y_test[i])
+    mlp, acc, i, y = _train_and_pick(
+        data.MLP(30, 2, hidden=(64, 64), rngs=nnx.Rngs(seed)), bc, steps, seed, say
+    )
     players = data.breast_cancer_players()
     say(
         f"  explaining test sample {i} (class {str(bc.class_names[y])!r}), value = log-odds, "
@@ -195,13 +202,7 @@ def run_demo(
         f"\n[2/2] digits: {len(dg.x_train)} train / {len(dg.x_test)} test 8x8 images, 12 "
         "patch players (2x2 pixels)"
     )
-    t0 = time.perf_counter()
-    cnn = data.SmallCNN(rngs=nnx.Rngs(seed))
-    data.train_classifier(cnn, dg.x_train, dg.y_train, steps=steps, seed=seed)
-    acc = data.accuracy(cnn, dg.x_test, dg.y_test)
-    say(f"  trained CNN in {time.perf_counter() - t0:.1f} s: test accuracy {acc:.3f}")
-    i = _pick_sample(cnn, dg.x_test, dg.y_test)
-    y = int(dg.y_test[i])
+    cnn, acc, i, y = _train_and_pick(data.SmallCNN(rngs=nnx.Rngs(seed)), dg, steps, seed, say)
     players = data.digit_patch_players()
     names = [f"patch{p}" for p in (1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14)]
     say(f"  explaining test image {i} (digit {y}), baseline = black (zeros)")
