@@ -50,7 +50,8 @@ def mask_inputs(ids, x, baseline, element_map, n: int, keep_background: bool):
 
 
 def _result_dtype():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    # float64 when x64 is on (globally or in a ``jax.enable_x64`` context), else float32
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 @functools.partial(

@@ -35,8 +35,8 @@ __all__ = [
 
 def work_dtype(dtype=None):
     """float64 when ``jax_enable_x64`` is on, else float32; never lower than ``dtype``."""
-    wide = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    return wide if dtype is None else jnp.promote_types(wide, dtype)
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # honours jax.enable_x64 contexts too
+    return wide if dtype is None else jax.dtypes.canonicalize_dtype(jnp.promote_types(wide, dtype))
 
 
 def _as_values(v) -> tuple[jax.Array, int]:
