@@ -42,6 +42,18 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
     return and_ + jnp.where(sel, or_, 0.0), jnp.where(sel, 0.0, or_)
 
 
+def as_values(v) -> jax.Array:
+    """``v`` as one array; a list of value vectors of different lengths is refused clearly."""
+    if isinstance(v, list | tuple):
+        lengths = sorted({int(np.shape(x)[-1]) if np.ndim(x) else 0 for x in v})
+        if len(lengths) > 1:
+            raise ValueError(
+                f"the value vectors have different lengths {lengths} (different n); a batch must "
+                "share one n: fit each n separately."
+            )
+    return jnp.asarray(v)
+
+
 def _validate(v, q_ratio, tol, solver, fold, max_iters):
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -119,7 +131,7 @@ def fit_and_or(
       >>> bool(fit.converged), round(float(fit.and_[3]), 3), round(float(fit.or_[6]), 3)
       (True, 2.0, 1.0)
     """
-    v = jnp.asarray(v)
+    v = as_values(v)
     _validate(v, q_ratio, tol, solver, fold, max_iters)
     v = v.astype(work_dtype(v.dtype))
     n = num_players_of(v.shape[-1])

@@ -220,10 +220,10 @@ def fit_shared_and_or(
       [0.0, 1.0]
     """
     from interjax.masks import num_players_of
-    from interjax.solve._fit import _validate, make_result
+    from interjax.solve._fit import _validate, as_values, make_result
     from interjax.transform import work_dtype
 
-    vs = jnp.asarray(vs)
+    vs = as_values(vs)
     _validate(vs, q_ratio, tol, "optimal", fold, max_iters)
     if vs.ndim != 2:
         raise ValueError(f"vs must be (K models, 2**n), got shape {vs.shape}")

@@ -54,7 +54,7 @@ def fit(batch):
 
 
 def test_reaches_lp_optimum_with_valid_certificate(batch, fit):
-    v, optima = batch
+    _, optima = batch
     assert fit.converged.all()
     obj, low = np.asarray(fit.objective), np.asarray(fit.lower_bound)
     np.testing.assert_array_less(obj, optima * 1.01)  # within 1% (tol 1e-3 asks for more)
@@ -178,3 +178,5 @@ def test_bad_input(v, kwargs, match):
 def test_mixed_n_batch_is_refused():
     with pytest.raises(ValueError, match="2\\*\\*n"):
         ij.fit_and_or(np.zeros((2, 12)))
+    with pytest.raises(ValueError, match="different lengths \\[8, 16\\]"):
+        ij.fit_and_or([np.zeros(8), np.zeros(16)])
