@@ -35,17 +35,11 @@ the same tables as markdown (``.md``) into ``--out`` and prints the tables.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import importlib.metadata
 import json
 import math
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,111 +51,20 @@ jax.config.update("jax_enable_x64", True)  # before any array exists: transforms
 
 from flax import nnx  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    machine_info,
+    median,
+    round_ratios,
+    time_interleaved,
+)
+
 import interjax as ij  # noqa: E402
 from interjax.data import MLP, breast_cancer  # noqa: E402
 from interjax.evaluate import default_chunk_size, mask_inputs  # noqa: E402
 
 NUM_FEATURES = 30
 RAW_MAX_ROWS = 2**22  # raw forward in one call up to this many masked inputs, else lax.map
-
-
-# ----------------------------------------------------------------------------------------------
-# timing helpers
-# ----------------------------------------------------------------------------------------------
-def _call(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - t0
-
-
-def _median(xs: Sequence[float]) -> float | None:
-    return float(statistics.median(xs)) if xs else None
-
-
-def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict]:
-    """First call of each contender, then ``repeats`` interleaved rounds.
-
-    Returns per contender: ``first_call_s`` (compile + one run), ``times_s`` (every steady
-    repetition), ``median_s``, ``min_s`` and ``compile_s = first_call_s - median_s``.
-    """
-    res = {name: {"first_call_s": _call(fn), "times_s": []} for name, fn in fns.items()}
-    names = list(fns)
-    for r in range(repeats):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            res[name]["times_s"].append(_call(fns[name]))
-    for r in res.values():
-        r["median_s"] = _median(r["times_s"])
-        r["min_s"] = float(min(r["times_s"])) if r["times_s"] else None
-        r["compile_s"] = max(r["first_call_s"] - (r["median_s"] or 0.0), 0.0)
-    return res
-
-
-def round_ratios(res: dict[str, dict], num: str, den: str) -> dict:
-    """``num / den`` from the medians and the median of per-round ratios (same round)."""
-    per_round = [a / b for a, b in zip(res[num]["times_s"], res[den]["times_s"], strict=True)]
-    return {
-        "ratio_of_medians": res[num]["median_s"] / res[den]["median_s"],
-        "median_of_round_ratios": _median(per_round),
-        "per_round": per_round,
-    }
-
-
-# ----------------------------------------------------------------------------------------------
-# setup
-# ----------------------------------------------------------------------------------------------
-def _version(pkg: str) -> str | None:
-    try:
-        return importlib.metadata.version(pkg)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _git(*args: str) -> str | None:
-    """Output of a git command in this repository, or None (no git, or not a checkout)."""
-    try:
-        r = subprocess.run(
-            ["git", *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=Path(__file__).resolve().parent,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-def machine_info(device_name: str | None) -> dict:
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--", "interjax") if commit else None
-    dirty = None if status is None else bool(status)
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    devices = jax.devices()
-    return {
-        "device_name": device_name,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": affinity,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in devices],
-        "jax_device_kind": devices[0].device_kind,
-        "versions": {
-            **{p: _version(p) for p in ("jax", "jaxlib", "flax", "numpy", "shapiq", "scipy")},
-            "interjax": ij.__version__,
-        },
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "git_commit": commit,
-        "interjax_uncommitted_changes": dirty if commit else None,
-        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
 
 
 def make_model(target):
@@ -439,7 +342,7 @@ def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s, alt_chun
             spent += times[-1]
             if spent + times[-1] > budget_s:
                 break
-        med = _median(times)
+        med = median(times)
         measured.append((n, med))
         row["shapiq"] = {
             "status": "measured",

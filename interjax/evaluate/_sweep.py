@@ -278,9 +278,15 @@ def _check_output(model: Model, x, input_shape, num_samples):
     if model.num_stacked:
         params = jax.tree.map(lambda p: jax.ShapeDtypeStruct(p.shape[1:], p.dtype), params)
     leaves, treedef = jax.tree.flatten(params)
-    key = (model.apply, treedef, tuple((tuple(jnp.shape(p)), jnp.result_type(p)) for p in leaves),
-           tuple(input_shape), jnp.dtype(x.dtype), type(model.output),
-           getattr(model.output, "fn", None))
+    key = (
+        model.apply,
+        treedef,
+        tuple((tuple(jnp.shape(p)), jnp.result_type(p)) for p in leaves),
+        tuple(input_shape),
+        jnp.dtype(x.dtype),
+        type(model.output),
+        getattr(model.output, "fn", None),
+    )
     try:
         out_shape = _OUTPUT_SHAPES.get(key)
     except TypeError:  # unhashable apply or output function: no caching

@@ -140,19 +140,38 @@ def fit_and_or(
     tau = q_ratio * jnp.abs(flat[:, -1] - flat[:, 0])
     if solver == "optimal":
         p, r, objective, lower, iterations = _solve_optimal(
-            flat, tau, eta=step_size(n), tol=float(tol), max_iters=max_iters,
-            check_every=check_every)
+            flat,
+            tau,
+            eta=step_size(n),
+            tol=float(tol),
+            max_iters=max_iters,
+            check_every=check_every,
+        )
     elif solver == "sgd":
         opt = optimizer or default_sgd(learning_rate, num_steps)
         p, r, objective, lower, iterations = _solve_sgd(flat, tau, opt, num_steps)
     else:
         p, r, objective, lower, iterations = _solve_highs(flat, tau)
-    return make_result(flat, lead, p, r, objective, lower, iterations, tau, q_ratio=q_ratio,
-                       solver=solver, fold=fold, tol=tol, eps=eps)
+    return make_result(
+        flat,
+        lead,
+        p,
+        r,
+        objective,
+        lower,
+        iterations,
+        tau,
+        q_ratio=q_ratio,
+        solver=solver,
+        fold=fold,
+        tol=tol,
+        eps=eps,
+    )
 
 
-def make_result(flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio, solver, fold,
-                tol, eps) -> AndOr:
+def make_result(
+    flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio, solver, fold, tol, eps
+) -> AndOr:
     """Interactions, fold, certificate and noise floors of a solved split ``(p, r)``."""
     n = num_players_of(flat.shape[-1])
     op = operators(n)
@@ -163,14 +182,23 @@ def make_result(flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio,
         return x.reshape(*lead, *x.shape[1:]) if x.ndim and x.shape[0] == flat.shape[0] else x
 
     return AndOr(
-        and_=shape(and_), or_=shape(or_), gamma=shape((p - r) / 2),
+        and_=shape(and_),
+        or_=shape(or_),
+        gamma=shape((p - r) / 2),
         q=shape(jnp.clip(p + r - flat, -tau[:, None], tau[:, None])),
-        objective=shape(objective), lower_bound=shape(lower),
-        gap=shape(jnp.maximum(objective - lower, 0.0)), relative_gap=shape(rel),
-        iterations=shape(iterations), converged=shape(rel <= tol), tau=shape(tau),
+        objective=shape(objective),
+        lower_bound=shape(lower),
+        gap=shape(jnp.maximum(objective - lower, 0.0)),
+        relative_gap=shape(rel),
+        iterations=shape(iterations),
+        converged=shape(rel <= tol),
+        tau=shape(tau),
         noise_floor_and=shape(noise_floor(flat, kind="and", eps=eps)),
         noise_floor_or=shape(noise_floor(flat, kind="or", eps=eps)),
-        q_ratio=float(q_ratio), solver=solver, fold=fold, tol=float(tol),
+        q_ratio=float(q_ratio),
+        solver=solver,
+        fold=fold,
+        tol=float(tol),
     )
 
 
@@ -178,8 +206,9 @@ def make_result(flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio,
 def _solve_optimal(flat, tau, *, eta, tol, max_iters, check_every):
     def one(v, t):
         problem, z, lam = and_or_problem(v, t)
-        return pdhg_solve(problem, z, lam, eta=eta, tol=tol, max_iters=max_iters,
-                          check_every=check_every)
+        return pdhg_solve(
+            problem, z, lam, eta=eta, tol=tol, max_iters=max_iters, check_every=check_every
+        )
 
     state = jax.vmap(one)(flat, tau)
     p, r = state.best_z[:, 0], state.best_z[:, 1]
@@ -213,8 +242,12 @@ def _solve_highs(flat, tau):
         ps.append(np.asarray(op.Z(jnp.asarray(sol.and_))))
         rs.append(np.asarray(op.B(jnp.asarray(sol.or_))))
         lam = jnp.asarray(sol.duals)
-        lows.append(max(float(dual_bound(op, lam, jnp.asarray(v), t)),
-                        float(dual_bound(op, -lam, jnp.asarray(v), t))))
+        lows.append(
+            max(
+                float(dual_bound(op, lam, jnp.asarray(v), t)),
+                float(dual_bound(op, -lam, jnp.asarray(v), t)),
+            )
+        )
         objs.append(sol.objective)
     p, r = jnp.asarray(np.stack(ps)), jnp.asarray(np.stack(rs))
     # HiGHS satisfies the box to its own tolerance: make (p, r) exactly feasible as PDHG does

@@ -107,12 +107,26 @@ def solve_lp_highs(v, tau: float = 0.0, *, time_limit: float | None = None) -> L
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
     t0 = time.perf_counter()
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.zeros(n_eq), bounds=bounds,
-                  method="highs", options=options)
+    res = linprog(
+        c,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq,
+        b_eq=np.zeros(n_eq),
+        bounds=bounds,
+        method="highs",
+        options=options,
+    )
     seconds = time.perf_counter() - t0
     if res.x is None:
         raise RuntimeError(f"HiGHS failed: {res.message}")
     z = res.x
     marg = np.asarray(res.ineqlin.marginals)
-    return LPSolution(z[xp:xp + size] - z[xm:xm + size], z[yp:yp + size] - z[ym:ym + size],
-                      float(res.fun), str(res.message), seconds, marg[:size] - marg[size:])
+    return LPSolution(
+        z[xp : xp + size] - z[xm : xm + size],
+        z[yp : yp + size] - z[ym : ym + size],
+        float(res.fun),
+        str(res.message),
+        seconds,
+        marg[:size] - marg[size:],
+    )

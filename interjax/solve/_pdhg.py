@@ -126,14 +126,21 @@ def pdhg_init(problem: Problem, z, lam) -> PDHGState:
     z_feasible, objective, _ = problem.certify(z, lam)
     dtype = objective.dtype
     return PDHGState(
-        z, lam, z, lam, jnp.zeros((), jnp.int32), jnp.ones((), dtype),
-        jnp.full((), jnp.inf, dtype), jnp.zeros((), jnp.int32), z_feasible, objective,
+        z,
+        lam,
+        z,
+        lam,
+        jnp.zeros((), jnp.int32),
+        jnp.ones((), dtype),
+        jnp.full((), jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
+        z_feasible,
+        objective,
         jnp.full((), -jnp.inf, dtype),
     )
 
 
-def pdhg_update(problem: Problem, state: PDHGState, eta: float,
-                check_every: int = 64) -> PDHGState:
+def pdhg_update(problem: Problem, state: PDHGState, eta: float, check_every: int = 64) -> PDHGState:
     """``check_every`` reflected Halpern PDHG iterations with step ``eta``, then the restart
     logic and the certificate."""
     omega = state.omega
@@ -153,18 +160,20 @@ def pdhg_update(problem: Problem, state: PDHGState, eta: float,
         z, lam, k = carry
         tz, tl = step(z, lam)
         c = (k + 1.0) / (k + 2.0)
-        return (halpern(z, tz, state.z_anchor, c), halpern(lam, tl, state.lam_anchor, c),
-                k + 1.0)
+        return (halpern(z, tz, state.z_anchor, c), halpern(lam, tl, state.lam_anchor, c), k + 1.0)
 
     z, lam, _ = jax.lax.fori_loop(
-        0, check_every, body, (state.z, state.lam, state.count.astype(omega.dtype)))
+        0, check_every, body, (state.z, state.lam, state.count.astype(omega.dtype))
+    )
     count = state.count + check_every
     iteration = state.iteration + check_every
     tz, tl = step(z, lam)  # the PDHG image of the Halpern iterate is the solution estimate
-    residual = jnp.sqrt(omega * _sq(_tmap(jnp.subtract, tz, z))
-                        + _sq(_tmap(jnp.subtract, tl, lam)) / omega)
+    residual = jnp.sqrt(
+        omega * _sq(_tmap(jnp.subtract, tz, z)) + _sq(_tmap(jnp.subtract, tl, lam)) / omega
+    )
     restart = (residual <= _RESTART_SUFFICIENT * state.restart_residual) | (
-        count >= _RESTART_ARTIFICIAL * iteration)
+        count >= _RESTART_ARTIFICIAL * iteration
+    )
     # primal weight: balance the distances moved since the last restart (PDLP)
     dz = jnp.sqrt(_sq(_tmap(jnp.subtract, tz, state.z_anchor)))
     dl = jnp.sqrt(_sq(_tmap(jnp.subtract, tl, state.lam_anchor)))
@@ -178,11 +187,17 @@ def pdhg_update(problem: Problem, state: PDHGState, eta: float,
     z_feasible, objective, lower = problem.certify(tz, tl)
     better = objective < state.best_objective
     return PDHGState(
-        pick(tz, z), pick(tl, lam), pick(tz, state.z_anchor), pick(tl, state.lam_anchor),
-        jnp.where(restart, 0, count), jnp.where(restart, omega_new, omega),
-        jnp.where(restart, residual, state.restart_residual), iteration,
+        pick(tz, z),
+        pick(tl, lam),
+        pick(tz, state.z_anchor),
+        pick(tl, state.lam_anchor),
+        jnp.where(restart, 0, count),
+        jnp.where(restart, omega_new, omega),
+        jnp.where(restart, residual, state.restart_residual),
+        iteration,
         _tmap(lambda a, b: jnp.where(better, a, b), z_feasible, state.best_z),
-        jnp.minimum(objective, state.best_objective), jnp.maximum(state.best_lower, lower),
+        jnp.minimum(objective, state.best_objective),
+        jnp.maximum(state.best_lower, lower),
     )
 
 
@@ -191,16 +206,18 @@ def relative_gap(objective, lower):
     return jnp.where(objective <= lower, 0.0, (objective - lower) / scale)
 
 
-def pdhg_solve(problem: Problem, z, lam, *, eta: float, tol: float, max_iters: int,
-               check_every: int = 64) -> PDHGState:
+def pdhg_solve(
+    problem: Problem, z, lam, *, eta: float, tol: float, max_iters: int, check_every: int = 64
+) -> PDHGState:
     """Iterate until ``relative_gap ≤ tol`` or ``max_iters`` (vmappable)."""
 
     def cond(state):
         gap = relative_gap(state.best_objective, state.best_lower)
         return (gap > tol) & (state.iteration < max_iters)
 
-    return jax.lax.while_loop(cond, lambda s: pdhg_update(problem, s, eta, check_every),
-                              pdhg_init(problem, z, lam))
+    return jax.lax.while_loop(
+        cond, lambda s: pdhg_update(problem, s, eta, check_every), pdhg_init(problem, z, lam)
+    )
 
 
 # -- the single-model AND-OR problem ---------------------------------------------------------

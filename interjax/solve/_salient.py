@@ -29,8 +29,9 @@ def _stacked(fit: AndOr):
     return vals, mag, mag > floor
 
 
-def salient_mask(fit: AndOr, *, ratio: float | None = None, top_k: int | None = None,
-                 share: float | None = None) -> jax.Array:
+def salient_mask(
+    fit: AndOr, *, ratio: float | None = None, top_k: int | None = None, share: float | None = None
+) -> jax.Array:
     """Boolean ``(..., 2, 2**n)`` mask of salient interactions: ``[..., 0, S]`` for AND,
     ``[..., 1, S]`` for OR. Give at most one of ``ratio`` (default 0.05), ``top_k``, ``share``."""
     given = [x is not None for x in (ratio, top_k, share)]
@@ -77,14 +78,21 @@ class Salient:
         return coalition_players(int(self.sets[i]), self.n)
 
     def as_records(self) -> list[dict]:
-        return [{"set": int(s), "players": list(coalition_players(int(s), self.n)),
-                 "kind": KINDS[int(k)], "order": int(o), "value": float(v)}
-                for s, k, o, v in zip(self.sets, self.kinds, self.orders, self.values,
-                                      strict=True)]
+        return [
+            {
+                "set": int(s),
+                "players": list(coalition_players(int(s), self.n)),
+                "kind": KINDS[int(k)],
+                "order": int(o),
+                "value": float(v),
+            }
+            for s, k, o, v in zip(self.sets, self.kinds, self.orders, self.values, strict=True)
+        ]
 
 
-def salient(fit: AndOr, *, ratio: float | None = None, top_k: int | None = None,
-            share: float | None = None) -> Salient | list:
+def salient(
+    fit: AndOr, *, ratio: float | None = None, top_k: int | None = None, share: float | None = None
+) -> Salient | list:
     """The salient (set, kind) pairs with values and orders, strongest first.
 
     One :class:`Salient` for a single fit, a (nested) list of them for a batch.

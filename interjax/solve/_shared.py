@@ -75,7 +75,7 @@ def project_range(u, half_width, axis=0, iters: int = 60):
         a, b = bounds
         c = 0.5 * (a + b)
         # derivative of Σ (clip(u, c-w, c+w) - u)² in c: positive → move the centre down
-        grad = (jnp.minimum(u - (c - half_width), 0.0) + jnp.maximum(u - (c + half_width), 0.0))
+        grad = jnp.minimum(u - (c - half_width), 0.0) + jnp.maximum(u - (c + half_width), 0.0)
         up = grad.sum(axis=axis, keepdims=True) > 0.0
         return jnp.where(up, c, a), jnp.where(up, b, c)
 
@@ -160,24 +160,41 @@ def shared_problem(vs, taus, alpha, bound):
 @functools.partial(jax.jit, static_argnames=("alpha", "eta", "tol", "max_iters", "check_every"))
 def _solve(vs, taus, bound, *, alpha, eta, tol, max_iters, check_every):
     problem, z, lam = shared_problem(vs, taus, alpha, bound)
-    state = pdhg_solve(problem, z, lam, eta=eta, tol=tol, max_iters=max_iters,
-                       check_every=check_every)
+    state = pdhg_solve(
+        problem, z, lam, eta=eta, tol=tol, max_iters=max_iters, check_every=check_every
+    )
     return state
 
 
-def solve_shared(vs, taus, *, alpha: float, bound, tol: float, max_iters: int,
-                 check_every: int = 64):
+def solve_shared(
+    vs, taus, *, alpha: float, bound, tol: float, max_iters: int, check_every: int = 64
+):
     """Run the shared problem; returns ``(p, r, objective, lower, iterations)``."""
     num_models, size = vs.shape
     with jax.ensure_compile_time_eval(), jax.enable_x64(True):
-        problem, _, lam = shared_problem(jnp.zeros((num_models, size)), jnp.zeros(num_models),
-                                         float(alpha), 0.0)
+        problem, _, lam = shared_problem(
+            jnp.zeros((num_models, size)), jnp.zeros(num_models), float(alpha), 0.0
+        )
     eta = operator_step(("shared", num_models, size), problem, lam)
-    state = _solve(vs, taus, bound, alpha=float(alpha), eta=eta, tol=float(tol),
-                   max_iters=max_iters, check_every=check_every)
+    state = _solve(
+        vs,
+        taus,
+        bound,
+        alpha=float(alpha),
+        eta=eta,
+        tol=float(tol),
+        max_iters=max_iters,
+        check_every=check_every,
+    )
     p, r = state.best_z
-    return p, r, state.best_objective, state.best_lower, state.iteration, relative_gap(
-        state.best_objective, state.best_lower)
+    return (
+        p,
+        r,
+        state.best_objective,
+        state.best_lower,
+        state.iteration,
+        relative_gap(state.best_objective, state.best_lower),
+    )
 
 
 def fit_shared_and_or(
@@ -236,7 +253,20 @@ def fit_shared_and_or(
     taus = q_ratio * spans
     bound = gamma_ratio * spans.mean()
     p, r, objective, lower, iterations, _ = solve_shared(
-        vs, taus, alpha=alpha, bound=bound, tol=tol, max_iters=max_iters,
-        check_every=check_every)
-    return make_result(vs, vs.shape[:-1], p, r, objective, lower, iterations, taus,
-                       q_ratio=q_ratio, solver="shared", fold=fold, tol=tol, eps=eps)
+        vs, taus, alpha=alpha, bound=bound, tol=tol, max_iters=max_iters, check_every=check_every
+    )
+    return make_result(
+        vs,
+        vs.shape[:-1],
+        p,
+        r,
+        objective,
+        lower,
+        iterations,
+        taus,
+        q_ratio=q_ratio,
+        solver="shared",
+        fold=fold,
+        tol=tol,
+        eps=eps,
+    )

@@ -71,8 +71,9 @@ def test_universal_matching_within_q_box(batch, fit):
     assert err.max() < 1e-10
     # the split is as documented: v_and = ½(v+q)+γ, v_or = ½(v+q)-γ
     half = 0.5 * (v + np.asarray(fit.q))
-    np.testing.assert_allclose(ij.and_inverse(fit.and_) + ij.or_inverse(fit.or_),
-                               2 * half, atol=1e-10)
+    np.testing.assert_allclose(
+        ij.and_inverse(fit.and_) + ij.or_inverse(fit.or_), 2 * half, atol=1e-10
+    )
 
 
 def test_fold_moves_empty_and_singletons_into_and(fit):
@@ -121,8 +122,12 @@ def test_iteration_cap_reports_not_converged(batch):
 def test_sgd_reference_follows_the_schedule(batch):
     v, optima = batch
     steps = 2000
-    _, _, q, history = sgd_solve(jnp.asarray(v[3]), 0.02 * abs(v[3, -1] - v[3, 0]),
-                                 optimizer=default_sgd(1e-3, steps), num_steps=steps)
+    _, _, q, history = sgd_solve(
+        jnp.asarray(v[3]),
+        0.02 * abs(v[3, -1] - v[3, 0]),
+        optimizer=default_sgd(1e-3, steps),
+        num_steps=steps,
+    )
     history = np.asarray(history)
     windows = history.reshape(10, -1).mean(axis=1)
     assert history[-1] < 0.6 * history[0]

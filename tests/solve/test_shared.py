@@ -23,9 +23,9 @@ def shared_lp(vs, taus, alpha, bound):
             sign = 1.0 if kind == 0 else -1.0
             a = np.zeros((size, total))  # I = c + a x
             a[:, :size] = sign * T
-            a[:, size + m * size: size + (m + 1) * size] = sign * T
+            a[:, size + m * size : size + (m + 1) * size] = sign * T
             q0 = size + k * size + m * size
-            a[:, q0:q0 + size] = 0.5 * T
+            a[:, q0 : q0 + size] = 0.5 * T
             c = 0.5 * T @ vs[m]
             for s_ in (1.0, -1.0):  # ±I ≤ t and ±I ≤ u
                 for col0 in (nx + kind * size, nx + nt + (m * 2 + kind) * size):
@@ -34,10 +34,15 @@ def shared_lp(vs, taus, alpha, bound):
                     rows.append(row)
                     rhs.append(-s_ * c)
     cost = np.concatenate([np.zeros(nx), np.ones(nt), alpha * np.ones(nu)])
-    bounds = ([(None, None)] * size + [(-bound, bound)] * (k * size)
-              + [(-t, t) for t in taus for _ in range(size)] + [(0, None)] * (nt + nu))
-    res = linprog(cost, A_ub=np.concatenate(rows), b_ub=np.concatenate(rhs), bounds=bounds,
-                  method="highs")
+    bounds = (
+        [(None, None)] * size
+        + [(-bound, bound)] * (k * size)
+        + [(-t, t) for t in taus for _ in range(size)]
+        + [(0, None)] * (nt + nu)
+    )
+    res = linprog(
+        cost, A_ub=np.concatenate(rows), b_ub=np.concatenate(rhs), bounds=bounds, method="highs"
+    )
     assert res.status == 0, res.message
     return res.fun
 
