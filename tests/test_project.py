@@ -77,3 +77,16 @@ def test_cli_bad_arguments_exit_nonzero(tmp_path):
     )
     assert proc.returncode == 2 and "--steps must be >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ruff_clean():
+    """Lint and format stay clean (ruff is in the dev extra)."""
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
