@@ -103,6 +103,13 @@ class Probability(_Targeted):
         return jnp.exp(_log_p_and_log_not_p(logits, self.target)[0])
 
 
+def _as_target(target):
+    """Targets stay on the host (checked there for free at every call) unless traced."""
+    if isinstance(target, jax.core.Tracer):
+        return target
+    return np.asarray(target)
+
+
 def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
     """Log-odds of class ``target``: ``v(x_T) = log p_y(x_T) / (1 - p_y(x_T))`` (METHOD.md §1).
 
@@ -114,17 +121,17 @@ def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
       >>> float(log_odds(0)(jnp.array([2.0, 0.0])))  # log(e^2 / e^0)
       2.0
     """
-    return LogOdds(jnp.asarray(target), minus_empty)
+    return LogOdds(_as_target(target), minus_empty)
 
 
 def logit(target, *, minus_empty: bool = False) -> Logit:
     """The raw logit of class ``target``."""
-    return Logit(jnp.asarray(target), minus_empty)
+    return Logit(_as_target(target), minus_empty)
 
 
 def probability(target, *, minus_empty: bool = False) -> Probability:
     """The softmax probability of class ``target``."""
-    return Probability(jnp.asarray(target), minus_empty)
+    return Probability(_as_target(target), minus_empty)
 
 
 ValueFn = LogOdds | Logit | Probability | Callable[[Any], Any]
