@@ -91,6 +91,7 @@ def fit_and_or(
     learning_rate: float = 1e-4,
     optimizer: optax.GradientTransformation | None = None,
     eps: float | None = None,
+    iterate_dtype=None,
 ) -> AndOr:
     """Sparse AND-OR interactions of ``v``: split ``v`` into an AND part and an OR part (with a
     small error ``q``) that minimize the L1 norm of all interactions (METHOD.md §3; Li & Zhang
@@ -119,6 +120,10 @@ def fit_and_or(
         1e-4 is ours (the published code's is not stated in METHOD.md); the objective's gradient
         does not scale with v, so pass a learning rate suited to the size of your values.
       eps: relative precision of the values for the noise floor (default float32's).
+      iterate_dtype: dtype of the ``"optimal"`` solver's iterations (default: that of ``v``,
+        float64 with x64 on). ``jnp.float32`` halves the memory traffic; the certificate is
+        still computed in ``v``'s dtype, so ``gap`` stays a valid bound, but the reachable gap
+        is limited by float32 rounding (about 1e-5 relative).
 
     Returns:
       :class:`AndOr` with interactions, ``γ``, ``q``, objective, certified ``gap``, ``converged``.
@@ -146,6 +151,7 @@ def fit_and_or(
             tol=float(tol),
             max_iters=max_iters,
             check_every=check_every,
+            iterate_dtype=None if iterate_dtype is None else jnp.dtype(iterate_dtype).name,
         )
     elif solver == "sgd":
         opt = optimizer or default_sgd(learning_rate, num_steps)
@@ -202,10 +208,12 @@ def make_result(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("eta", "tol", "max_iters", "check_every"))
-def _solve_optimal(flat, tau, *, eta, tol, max_iters, check_every):
+@functools.partial(
+    jax.jit, static_argnames=("eta", "tol", "max_iters", "check_every", "iterate_dtype")
+)
+def _solve_optimal(flat, tau, *, eta, tol, max_iters, check_every, iterate_dtype=None):
     def one(v, t):
-        problem, z, lam = and_or_problem(v, t)
+        problem, z, lam = and_or_problem(v, t, iterate_dtype)
         return pdhg_solve(
             problem, z, lam, eta=eta, tol=tol, max_iters=max_iters, check_every=check_every
         )

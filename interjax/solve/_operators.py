@@ -2,7 +2,8 @@
 
 In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r = v + q``:
 
-* ``M p = and_interactions(p)`` (Möbius), ``O r = or_interactions(r)``;
+* ``M p = and_interactions(p)`` (Möbius), ``O r = or_interactions(r)`` (here in the dtype of
+  their input, without validation);
 * ``Z = M^{-1}`` (subset sums) and ``B = O^{-1}`` give universal matching ``v + q = Z x + B y``
   for AND interactions ``x`` and OR interactions ``y``;
 * transposes come from ``jax.linear_transpose`` (exact, no extra cost under jit);
@@ -20,13 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax.masks import orders
-from interjax.transform._mobius import (
-    and_interactions,
-    and_inverse,
-    or_interactions,
-    or_inverse,
-    work_dtype,
-)
+from interjax.transform._mobius import _butterfly, _or_inverse_transform, _or_transform
 
 __all__ = ["Operators", "operators"]
 
@@ -42,9 +37,13 @@ def _rotate(v: jax.Array, n: int, m2) -> jax.Array:
     return v
 
 
-def _transpose(f, size):
-    ft = jax.linear_transpose(f, jax.ShapeDtypeStruct((size,), work_dtype()))
-    return lambda y: ft(y)[0]
+def _transpose(f):
+    """``fᵀ`` for the dtype and length of its argument (traced, so free under jit)."""
+
+    def ft(y):
+        return jax.linear_transpose(f, jax.ShapeDtypeStruct(y.shape, y.dtype))(y)[0]
+
+    return ft
 
 
 class Operators:
@@ -52,21 +51,22 @@ class Operators:
 
     def __init__(self, n: int):
         self.n = n
-        self.size = size = 2**n
+        self.size = 2**n
         eigvals, eigvecs = np.linalg.eigh(np.array([[2.0, -1.0], [-1.0, 1.0]]))
         self._u = eigvecs.tolist()
         self._ut = eigvecs.T.tolist()
         k = orders(n)
         # eigenvalue of ⊗ MᵢᵀMᵢ at Kronecker index S: one factor per bit (0 → first, 1 → second)
         self._gram_eigs = eigvals[1] ** k * eigvals[0] ** (n - k)
-        self.M = and_interactions
-        self.O = or_interactions
-        self.Z = and_inverse
-        self.B = or_inverse
-        self.MT = _transpose(and_interactions, size)
-        self.OT = _transpose(or_interactions, size)
-        self.ZT = _transpose(and_inverse, size)
-        self.BT = _transpose(or_inverse, size)
+        # the transforms in the dtype of their input (the solver may iterate in float32)
+        self.M = lambda p: _butterfly(p, n, -1)
+        self.O = lambda r: _or_transform(r, n)
+        self.Z = lambda x: _butterfly(x, n, +1)
+        self.B = lambda y: _or_inverse_transform(y, n)
+        self.MT = _transpose(self.M)
+        self.OT = _transpose(self.O)
+        self.ZT = _transpose(self.Z)
+        self.BT = _transpose(self.B)
 
     def gram_inverse(self, p: jax.Array, shift: float = 1.0) -> jax.Array:
         """``(MᵀM + shift·I)^{-1} p`` in O(n·2^n)."""

@@ -89,6 +89,18 @@ def _superset_butterfly(v: jax.Array, n: int) -> jax.Array:
     return v
 
 
+def _or_transform(v: jax.Array, n: int) -> jax.Array:
+    """OR interactions in the dtype of ``v`` (no validation)."""
+    m = _butterfly(jnp.flip(v, axis=-1), n, -1)  # Möbius of u(T) = v(N∖T)
+    return (0.0 - m).at[..., 0].set(v[..., 0])  # 0 - m, not -m: no negative zeros
+
+
+def _or_inverse_transform(I: jax.Array, n: int) -> jax.Array:
+    """Inverse OR transform in the dtype of ``I`` (no validation)."""
+    m = (-I).at[..., 0].set(I.sum(axis=-1))  # Möbius of u at ∅ is u(∅) = v(N)
+    return jnp.flip(_butterfly(m, n, +1), axis=-1)
+
+
 @jax.jit
 def and_interactions(v) -> jax.Array:
     """AND interactions (Harsanyi dividends): ``I_and(S) = Σ_{T⊆S} (-1)^{|S|-|T|} v(T)``.
@@ -136,24 +148,14 @@ def or_interactions(v) -> jax.Array:
       [0.0, 0.0, 0.0, 1.0]
     """
     v, n = _as_values(v)
-
-    def one(r):
-        m = _butterfly(jnp.flip(r, axis=-1), n, -1)  # Möbius of u(T) = v(N∖T)
-        return (0.0 - m).at[..., 0].set(r[..., 0])  # 0 - m, not -m: no negative zeros
-
-    return _rowwise(one, v, n)
+    return _rowwise(lambda r: _or_transform(r, n), v, n)
 
 
 @jax.jit
 def or_inverse(I) -> jax.Array:
     """Inverse of :func:`or_interactions`: ``v(T) = I(∅) + Σ_{S≠∅, S∩T≠∅} I(S)``."""
     I, n = _as_values(I)
-
-    def one(r):
-        m = (-r).at[..., 0].set(r.sum(axis=-1))  # Möbius of u at ∅ is u(∅) = v(N)
-        return jnp.flip(_butterfly(m, n, +1), axis=-1)
-
-    return _rowwise(one, I, n)
+    return _rowwise(lambda r: _or_inverse_transform(r, n), I, n)
 
 
 @jax.jit

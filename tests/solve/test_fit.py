@@ -185,3 +185,13 @@ def test_mixed_n_batch_is_refused():
         ij.fit_and_or(np.zeros((2, 12)))
     with pytest.raises(ValueError, match="different lengths \\[8, 16\\]"):
         ij.fit_and_or([np.zeros(8), np.zeros(16)])
+
+
+def test_float32_iterates_keep_a_valid_certificate(batch):
+    v, optima = batch
+    fit = ij.fit_and_or(jnp.asarray(v), iterate_dtype=jnp.float32)
+    assert fit.and_.dtype == jnp.float64 and fit.converged.all()
+    obj, low = np.asarray(fit.objective), np.asarray(fit.lower_bound)
+    assert np.all(obj >= optima * (1 - 1e-9)) and np.all(low <= optima * (1 + 1e-9))
+    np.testing.assert_array_less(obj, optima * 1.01)
+    assert np.asarray(ij.matching_error(v, fit.and_, fit.or_, fit.q)).max() < 1e-10
