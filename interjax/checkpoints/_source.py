@@ -1,0 +1,248 @@
+"""Read-only access to a folder of Orbax checkpoints (the only module that imports orbax).
+
+A training run saved with Orbax's ``CheckpointManager`` holds one folder per step. A
+:class:`CheckpointSource` opens it with a read-only manager (``read_only=True, create=False``):
+interjax never writes into a checkpoint folder. Each step is restored into an abstract target
+made from the user's model factory with ``nnx.eval_shape`` (no parameters are allocated), so a
+checkpoint whose parameters do not match the factory is refused with the first mismatched
+leaves named. A step that cannot be read (truncated, half-written, another format) is skipped
+with a warning naming it; no readable step at all is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointSource",
+    "abstract_nnx",
+    "orbax_source",
+    "stack_trees",
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder or step that cannot be used, with what to do about it."""
+
+
+def _ocp():
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+def abstract_nnx(factory: Callable[[], Any]):
+    """``(graphdef, abstract_state)`` of an NNX model factory, without allocating parameters."""
+    from flax import nnx
+
+    abstract = nnx.eval_shape(factory)
+    if not isinstance(abstract, nnx.Module):
+        raise TypeError(f"the model factory must return an nnx.Module, got {type(abstract)}")
+    return nnx.split(abstract)
+
+
+def _pure(tree):
+    """Pure nested dict of a tree (NNX State → dict) with string keys, for comparison."""
+    from flax import nnx
+
+    return nnx.to_pure_dict(tree) if isinstance(tree, nnx.State) else tree
+
+
+def _leaf_specs(tree) -> dict[str, tuple[tuple[int, ...], str]]:
+    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
+    out = {}
+    for path, leaf in flat:
+        key = "/".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
+        out[key] = (tuple(leaf.shape), str(np.dtype(leaf.dtype)))
+    return out
+
+
+def _mismatches(expected, found, limit: int = 5) -> list[str]:
+    e, f = _leaf_specs(expected), _leaf_specs(found)
+    lines = []
+    for key in sorted(set(e) | set(f)):
+        if key not in f:
+            lines.append(f"{key}: in the model, missing from the checkpoint")
+        elif key not in e:
+            lines.append(f"{key}: in the checkpoint, not in the model")
+        elif e[key] != f[key]:
+            lines.append(
+                f"{key}: model {e[key][0]} {e[key][1]}, checkpoint {f[key][0]} {f[key][1]}"
+            )
+        if len(lines) >= limit:
+            break
+    return lines
+
+
+@dataclasses.dataclass
+class CheckpointSource:
+    """A read-only Orbax checkpoint folder restored into an abstract target.
+
+    Attributes:
+      directory: the checkpoint folder (one sub-folder per step).
+      abstract: pytree of ``jax.ShapeDtypeStruct`` (an abstract NNX State, or Linen variables)
+        describing one step's parameters.
+    """
+
+    directory: Path
+    abstract: Any
+
+    def __post_init__(self):
+        self.directory = Path(self.directory)
+        if not self.directory.exists():
+            raise CheckpointError(
+                f"checkpoint folder {self.directory} does not exist; pass the folder that "
+                "holds one sub-folder per saved step."
+            )
+        if not self.directory.is_dir():
+            raise CheckpointError(f"{self.directory} is not a folder")
+        ocp = _ocp()
+        options = ocp.CheckpointManagerOptions(read_only=True, create=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._manager = ocp.CheckpointManager(
+                self.directory, item_handlers=ocp.StandardCheckpointHandler(), options=options
+            )
+        if not self._manager.all_steps():
+            raise CheckpointError(
+                f"no Orbax checkpoint steps in {self.directory}; expected sub-folders named by "
+                "step (0, 100, ...) written by orbax.checkpoint.CheckpointManager."
+            )
+        self._checked = False
+
+    def close(self) -> None:
+        """Release Orbax's resources (threads); the folder is untouched."""
+        self._manager.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def all_steps(self) -> list[int]:
+        """Committed steps, ascending (re-read from disk, so a run in progress shows new ones)."""
+        self._manager.reload()
+        return sorted(int(s) for s in self._manager.all_steps())
+
+    def _check_structure(self, step: int) -> None:
+        if self._checked:
+            return
+        try:
+            meta = self._manager.item_metadata(step)
+            found = getattr(meta, "tree", meta)
+        except Exception:  # unreadable metadata: the restore below decides
+            return
+        if found is None:
+            return
+        problems = _mismatches(_pure(self.abstract), found)
+        if problems:
+            raise CheckpointError(
+                f"the model factory does not match the checkpoint at step {step} in "
+                f"{self.directory}: "
+                + "; ".join(problems)
+                + ". Build the same architecture that was trained (sizes, layers, dtypes)."
+            )
+        self._checked = True
+
+    def restore(self, step: int):
+        """The parameters of ``step`` as a pytree of the abstract target's structure."""
+        ocp = _ocp()
+        self._check_structure(step)
+        target = _pure(self.abstract)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pure = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+        from flax import nnx
+
+        if isinstance(self.abstract, nnx.State):
+            state = jax.tree.map(lambda x: x, self.abstract)
+            nnx.replace_by_pure_dict(state, pure)
+            return state
+        return pure
+
+    def restore_many(self, steps: Sequence[int] | None = None):
+        """Restore several steps, skipping (with a warning naming it) any that cannot be read.
+
+        Returns ``(steps_read, params_list)``; raises :class:`CheckpointError` if none can.
+        """
+        steps = self.all_steps() if steps is None else list(steps)
+        read, params = [], []
+        for step in steps:
+            try:
+                params.append(self.restore(step))
+                read.append(step)
+            except CheckpointError:
+                raise
+            except Exception as err:  # truncated / half-written / foreign step
+                warnings.warn(
+                    f"skipping checkpoint step {step} in {self.directory}: it cannot be read "
+                    f"({type(err).__name__}: {str(err)[:200]})",
+                    stacklevel=2,
+                )
+        if not read:
+            raise CheckpointError(
+                f"none of the steps {steps} in {self.directory} could be read; see the warnings "
+                "above for each step."
+            )
+        return read, params
+
+    def stack(self, steps: Sequence[int] | None = None):
+        """``(steps_read, stacked)``: readable steps' parameters stacked on a leading axis, ready
+        for :func:`interjax.stack_models` (one compiled sweep for all of them)."""
+        read, params = self.restore_many(steps)
+        return read, stack_trees(params)
+
+    def watch(
+        self,
+        *,
+        poll_seconds: float = 5.0,
+        timeout: float | None = None,
+        start_after: int | None = None,
+    ) -> Iterator[int]:
+        """Yield steps as a run in progress commits them, until ``timeout`` seconds pass without
+        a new step (forever with ``None``). Half-written steps are not yet listed by Orbax."""
+        seen = -1 if start_after is None else start_after
+        last_new = time.monotonic()
+        while True:
+            new = [s for s in self.all_steps() if s > seen]
+            for step in new:
+                seen = step
+                yield step
+            if new:
+                last_new = time.monotonic()
+            elif timeout is not None and time.monotonic() - last_new >= timeout:
+                return
+            else:
+                time.sleep(poll_seconds)
+
+
+def stack_trees(trees: Sequence[Any]):
+    """Stack pytrees of one structure on a new leading axis."""
+    if not trees:
+        raise ValueError("nothing to stack")
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def orbax_source(directory, *, abstract=None, model_factory: Callable[[], Any] | None = None):
+    """Open an Orbax checkpoint folder read-only.
+
+    Give the target either as ``abstract`` (a pytree of ``jax.ShapeDtypeStruct``, e.g. an
+    abstract NNX State or Linen variables) or as ``model_factory`` (a function building the NNX
+    model; it is only traced with ``nnx.eval_shape``).
+    """
+    if (abstract is None) == (model_factory is None):
+        raise ValueError("pass exactly one of abstract or model_factory")
+    if model_factory is not None:
+        _, abstract = abstract_nnx(model_factory)
+    return CheckpointSource(Path(directory), abstract)
