@@ -8,6 +8,14 @@ from interjax.data._datasets import (
     digits,
 )
 from interjax.data._models import MLP, SmallCNN
+from interjax.data._runs import (
+    BaselineSplit,
+    TrainingRun,
+    baseline_split,
+    save_schedule,
+    train_baselines,
+    train_run,
+)
 from interjax.data._text import (
     TextDataset,
     TinyTransformer,
@@ -15,15 +23,19 @@ from interjax.data._text import (
     negation_sentiment,
     train_tiny_transformer,
 )
-from interjax.data._train import accuracy, cross_entropy, train_classifier
+from interjax.data._train import Trainer, accuracy, cross_entropy, train_classifier
 
 __all__ = [
     "MLP",
+    "BaselineSplit",
     "Dataset",
     "SmallCNN",
     "TextDataset",
     "TinyTransformer",
+    "Trainer",
+    "TrainingRun",
     "accuracy",
+    "baseline_split",
     "breast_cancer",
     "breast_cancer_players",
     "cross_entropy",
@@ -31,6 +43,9 @@ __all__ = [
     "digits",
     "mask_tokens",
     "negation_sentiment",
+    "save_schedule",
+    "train_baselines",
     "train_classifier",
+    "train_run",
     "train_tiny_transformer",
 ]
