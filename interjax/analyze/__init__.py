@@ -1,1 +1,27 @@
-"""Generalization labels, order profiles, phases and the loss gap (issue 4)."""
+"""Generalization labels, order profiles, phases and the loss gap (METHOD.md §4-5)."""
+
+from interjax.analyze._dynamics import (
+    LossGap,
+    Phases,
+    detect_phases,
+    loss_gap,
+    removal_experiment,
+    smooth,
+)
+from interjax.analyze._generalization import (
+    GeneralizationProfile,
+    generalization_labels,
+    generalization_profile,
+)
+
+__all__ = [
+    "GeneralizationProfile",
+    "LossGap",
+    "Phases",
+    "detect_phases",
+    "generalization_labels",
+    "generalization_profile",
+    "loss_gap",
+    "removal_experiment",
+    "smooth",
+]

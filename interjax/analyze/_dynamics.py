@@ -1,0 +1,175 @@
+"""Dynamics over training: the three phases, the loss gap and the removal experiment
+(He et al. 2025, arXiv:2505.06993; METHOD.md §5).
+
+The paper reads the three phases off figures. interjax detects them with the following stated
+rule on curves over checkpoints (each smoothed by a centred moving average of ``window``
+checkpoints, edges padded with the nearest value):
+
+* ``NG(t)``: non-generalizable salient strength (mean over samples);
+* ``GS(t)``: generalizable salient strength.
+
+Phase 1 (the network discards noisy, non-generalizable interactions and learns simple
+generalizable ones) ends at the first local minimum of ``NG`` after which ``NG`` rises by at least
+``rise`` (default 10%) of its range: boundary ``b1``. Phase 3 (mostly non-generalizable
+interactions are learned) starts at the first checkpoint ``b2 > b1`` from which ``NG`` grows
+faster than ``GS`` for ``persist`` (default 2) consecutive checkpoint intervals. Phase 2 lies in
+between. If ``NG`` never falls and rises again, or never overtakes ``GS`` in growth, the detector
+says so (``found=False`` with the reason) instead of inventing boundaries. The smoothed curves and
+the criteria are returned with the boundaries, so a reader can check them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["LossGap", "Phases", "detect_phases", "loss_gap", "removal_experiment", "smooth"]
+
+
+def smooth(y, window: int = 3) -> np.ndarray:
+    """Centred moving average over ``window`` points, edges padded with the end values."""
+    y = np.asarray(y, np.float64)
+    if window <= 1 or len(y) < 3:
+        return y.copy()
+    half = window // 2
+    padded = np.concatenate([np.full(half, y[0]), y, np.full(window - 1 - half, y[-1])])
+    return np.convolve(padded, np.ones(window) / window, mode="valid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Phases:
+    """Result of :func:`detect_phases` (indices into the checkpoint list, and their steps)."""
+
+    found: bool
+    reason: str
+    end_of_phase1: int | None
+    start_of_phase3: int | None
+    steps: tuple[int, ...]
+    nongeneralizable_smoothed: tuple[float, ...]
+    generalizable_smoothed: tuple[float, ...]
+    window: int
+    rise: float
+    persist: int
+
+    @property
+    def boundary_steps(self) -> tuple[int | None, int | None]:
+        def at(i):
+            return None if i is None else self.steps[i]
+
+        return at(self.end_of_phase1), at(self.start_of_phase3)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["boundary_steps"] = list(self.boundary_steps)
+        d["rule"] = (
+            f"phase 1 ends at the first local minimum of the smoothed non-generalizable strength "
+            f"followed by a rise of >= {self.rise:.0%} of its range; phase 3 starts at the first "
+            f"later checkpoint from which it grows faster than the generalizable strength for "
+            f"{self.persist} consecutive intervals (moving average over {self.window} checkpoints)"
+        )
+        return d
+
+
+def detect_phases(
+    steps, nongeneralizable, generalizable, *, window: int = 3, rise: float = 0.1, persist: int = 2
+) -> Phases:
+    """Detect the three phases from per-checkpoint strengths (see the module docstring)."""
+    steps = tuple(int(s) for s in steps)
+    ng, gs = smooth(nongeneralizable, window), smooth(generalizable, window)
+    common = dict(
+        steps=steps,
+        nongeneralizable_smoothed=tuple(map(float, ng)),
+        generalizable_smoothed=tuple(map(float, gs)),
+        window=window,
+        rise=rise,
+        persist=persist,
+    )
+    if len(steps) < 4:
+        return Phases(
+            False, f"only {len(steps)} checkpoints: need at least 4", None, None, **common
+        )
+    span = float(ng.max() - ng.min())
+    b1 = None
+    for i in range(1, len(ng) - 1):
+        if ng[i] <= ng[i - 1] and ng[i] <= ng[i + 1] and span > 0:
+            if ng[i + 1 :].max() - ng[i] >= rise * span:
+                b1 = i
+                break
+    if b1 is None:
+        trend = "only falls" if ng[-1] < ng[0] else "never falls before rising"
+        return Phases(
+            False,
+            f"no phase-1 boundary: the non-generalizable strength {trend}",
+            None,
+            None,
+            **common,
+        )
+    d_ng, d_gs = np.diff(ng), np.diff(gs)
+    faster = d_ng > d_gs
+    b2 = None
+    for i in range(b1, len(faster) - persist + 1):
+        if faster[i : i + persist].all():
+            b2 = i
+            break
+    if b2 is None:
+        return Phases(
+            False,
+            "phase 1 ends, but the non-generalizable strength never outgrows "
+            "the generalizable strength afterwards (no phase 3)",
+            b1,
+            None,
+            **common,
+        )
+    return Phases(True, "three phases found", b1, b2, **common)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossGap:
+    """How the train-test loss gap relates to the non-generalizable strength over training."""
+
+    gap: tuple[float, ...]
+    correlation: float  # Pearson, over checkpoints, gap vs non-generalizable strength
+    onset_index: int | None  # first checkpoint where the gap exceeds onset_fraction of its max
+    onset_step: int | None
+    onset_fraction: float
+
+
+def loss_gap(
+    steps, train_loss, test_loss, nongeneralizable, *, onset_fraction: float = 0.25
+) -> LossGap:
+    """Gap ``test - train`` per checkpoint, its correlation with the non-generalizable strength,
+    and its onset (first checkpoint where it exceeds ``onset_fraction`` of its maximum)."""
+    gap = np.asarray(test_loss, np.float64) - np.asarray(train_loss, np.float64)
+    ng = np.asarray(nongeneralizable, np.float64)
+    corr = float(np.corrcoef(gap, ng)[0, 1]) if gap.std() > 0 and ng.std() > 0 else float("nan")
+    onset = None
+    if gap.max() > 0:
+        above = np.flatnonzero(gap >= onset_fraction * gap.max())
+        onset = int(above[0]) if above.size else None
+    return LossGap(
+        tuple(map(float, gap)),
+        corr,
+        onset,
+        None if onset is None else int(list(steps)[onset]),
+        onset_fraction,
+    )
+
+
+def removal_experiment(v_full, nongeneralizable_sum):
+    """Cross-entropy before and after removing the non-generalizable interactions.
+
+    On the unmasked input every interaction is active, so removing the non-generalizable salient
+    ones gives ``ṽ(x) = v(x) - Σ_{(S,kind)∈Ω, G=0} I_kind(S|x)``; with ``v`` the log-odds of the
+    true class, ``p̃_y = sigmoid(ṽ)`` and the loss is ``-log p̃_y = softplus(-ṽ)``.
+
+    Args:
+      v_full: ``(...)`` log-odds of the true class on the full inputs.
+      nongeneralizable_sum: ``(...)`` sum of the non-generalizable salient interactions.
+
+    Returns:
+      ``(loss_before, loss_after)``, same shape, elementwise.
+    """
+    v = np.asarray(v_full, np.float64)
+    v_removed = v - np.asarray(nongeneralizable_sum, np.float64)
+    return np.logaddexp(0.0, -v), np.logaddexp(0.0, -v_removed)

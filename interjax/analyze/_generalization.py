@@ -1,0 +1,114 @@
+"""Generalization power of each salient interaction (He et al. 2025, arXiv:2505.06993;
+METHOD.md §4).
+
+An interaction ``(S, kind)`` salient for the target model on a sample is *generalizable*
+(``G = 1``) iff it is also salient, of the same kind, for at least one baseline model (trained on
+data the target never saw) on that sample; optionally the sign must agree too. Everything here
+is a pure function of boolean masks and interaction arrays in the layout of
+:func:`interjax.salient_mask`: ``(..., 2, 2**n)`` with ``[..., 0, S]`` for AND and
+``[..., 1, S]`` for OR.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from interjax.masks import coalition_sizes, num_players_of
+
+__all__ = ["GeneralizationProfile", "generalization_labels", "generalization_profile"]
+
+
+def generalization_labels(
+    target_mask,
+    baseline_masks,
+    *,
+    same_sign: bool = False,
+    target_values=None,
+    baseline_values=None,
+) -> jax.Array:
+    """``G``: salient for the target and for at least one baseline, same kind (and sign).
+
+    Args:
+      target_mask: ``(..., 2, N)`` salient mask of the target.
+      baseline_masks: ``(K, ..., 2, N)`` salient masks of the K baselines on the same samples.
+      same_sign: also require ``sign(I_target) == sign(I_baseline)`` for that baseline; needs
+        ``target_values (..., 2, N)`` and ``baseline_values (K, ..., 2, N)``.
+
+    Returns:
+      ``(..., 2, N)`` bool, true where the target's salient interaction is generalizable.
+    """
+    target_mask = jnp.asarray(target_mask, bool)
+    shared = jnp.asarray(baseline_masks, bool)
+    if shared.shape[1:] != target_mask.shape:
+        raise ValueError(
+            f"baseline masks {shared.shape} must be (K, *target shape {target_mask.shape})"
+        )
+    if same_sign:
+        if target_values is None or baseline_values is None:
+            raise ValueError("same_sign=True needs target_values and baseline_values")
+        shared = shared & (
+            jnp.sign(jnp.asarray(baseline_values)) == jnp.sign(jnp.asarray(target_values))[None]
+        )
+    return target_mask & shared.any(axis=0)
+
+
+class GeneralizationProfile(NamedTuple):
+    """Salient strength and counts split by generalizability, kind and order.
+
+    Arrays have shape ``(..., 2, n+1)``: ``[..., kind, k]`` for kind 0 = AND, 1 = OR and order k
+    (summed over the sample axis when ``sample_axis`` is given, so ``...`` are the remaining
+    leading axes, e.g. checkpoints).
+    """
+
+    generalizable_strength: jax.Array
+    nongeneralizable_strength: jax.Array
+    generalizable_count: jax.Array
+    nongeneralizable_count: jax.Array
+
+    @property
+    def power(self) -> jax.Array:
+        """``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` over all kinds and orders, shape ``(...)``."""
+        g = self.generalizable_strength.sum((-2, -1))
+        total = g + self.nongeneralizable_strength.sum((-2, -1))
+        return jnp.where(total > 0, g / jnp.where(total > 0, total, 1.0), jnp.nan)
+
+    @property
+    def count_power(self) -> jax.Array:
+        """The same ratio with counts instead of strengths."""
+        g = self.generalizable_count.sum((-2, -1))
+        total = g + self.nongeneralizable_count.sum((-2, -1))
+        return jnp.where(total > 0, g / jnp.where(total > 0, total, 1.0), jnp.nan)
+
+
+def generalization_profile(
+    values, salient, generalizable, *, sample_axis: int | None = None
+) -> GeneralizationProfile:
+    """Per kind and order: strength ``Σ|I|`` and count of generalizable (``G=1``) and
+    non-generalizable (``G=0``) salient interactions.
+
+    Args:
+      values: ``(..., 2, N)`` interactions (``stack([fit.and_, fit.or_], -2)``).
+      salient: ``(..., 2, N)`` salient mask; generalizable: ``(..., 2, N)`` labels ``G``.
+      sample_axis: if given, the mean over this axis of the per-sample sums is returned (the
+        paper averages over samples).
+    """
+    values = jnp.asarray(values)
+    n = num_players_of(values.shape[-1])
+    onehot = (coalition_sizes(n)[:, None] == jnp.arange(n + 1)[None, :]).astype(values.dtype)
+    mag = jnp.abs(values)
+    sal = jnp.asarray(salient, bool)
+    gen = sal & jnp.asarray(generalizable, bool)
+    non = sal & ~gen
+
+    def per_order(mask, weights):
+        return jnp.where(mask, weights, 0.0) @ onehot
+
+    out = GeneralizationProfile(
+        per_order(gen, mag), per_order(non, mag), per_order(gen, 1.0), per_order(non, 1.0)
+    )
+    if sample_axis is not None:  # (..., 2, n+1) keeps the leading axes of (..., 2, N)
+        out = GeneralizationProfile(*(x.mean(axis=sample_axis) for x in out))
+    return out
