@@ -13,15 +13,19 @@ from interjax.analyze._generalization import (
     generalization_labels,
     generalization_profile,
 )
+from interjax.analyze._trajectory import Trajectory, summarize, trajectory
 
 __all__ = [
     "GeneralizationProfile",
     "LossGap",
     "Phases",
+    "Trajectory",
     "detect_phases",
     "generalization_labels",
     "generalization_profile",
     "loss_gap",
     "removal_experiment",
     "smooth",
+    "summarize",
+    "trajectory",
 ]

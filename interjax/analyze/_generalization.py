@@ -33,7 +33,8 @@ def generalization_labels(
 
     Args:
       target_mask: ``(..., 2, N)`` salient mask of the target.
-      baseline_masks: ``(K, ..., 2, N)`` salient masks of the K baselines on the same samples.
+      baseline_masks: ``(K, ..., 2, N)`` salient masks of the K baselines on the same samples
+        (leading axes may be 1 where the baselines do not vary, e.g. over checkpoints).
       same_sign: also require ``sign(I_target) == sign(I_baseline)`` for that baseline; needs
         ``target_values (..., 2, N)`` and ``baseline_values (K, ..., 2, N)``.
 
@@ -42,9 +43,14 @@ def generalization_labels(
     """
     target_mask = jnp.asarray(target_mask, bool)
     shared = jnp.asarray(baseline_masks, bool)
-    if shared.shape[1:] != target_mask.shape:
+    try:
+        ok = jnp.broadcast_shapes(shared.shape[1:], target_mask.shape) == target_mask.shape
+    except ValueError:
+        ok = False
+    if shared.ndim != target_mask.ndim + 1 or not ok:
         raise ValueError(
-            f"baseline masks {shared.shape} must be (K, *target shape {target_mask.shape})"
+            f"baseline masks {shared.shape} must be (K, *target shape {target_mask.shape}), "
+            "with size-1 axes allowed where the baselines do not vary (e.g. checkpoints)"
         )
     if same_sign:
         if target_values is None or baseline_values is None:

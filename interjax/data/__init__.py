@@ -6,6 +6,8 @@ from interjax.data._datasets import (
     breast_cancer_players,
     digit_patch_players,
     digits,
+    planted_rule_flips,
+    planted_rules,
 )
 from interjax.data._models import MLP, SmallCNN
 from interjax.data._runs import (
@@ -43,6 +45,8 @@ __all__ = [
     "digits",
     "mask_tokens",
     "negation_sentiment",
+    "planted_rule_flips",
+    "planted_rules",
     "save_schedule",
     "train_baselines",
     "train_classifier",

@@ -14,7 +14,15 @@ import numpy as np
 
 from interjax.masks import Players
 
-__all__ = ["Dataset", "breast_cancer", "breast_cancer_players", "digit_patch_players", "digits"]
+__all__ = [
+    "Dataset",
+    "breast_cancer",
+    "breast_cancer_players",
+    "digit_patch_players",
+    "digits",
+    "planted_rule_flips",
+    "planted_rules",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,3 +101,43 @@ def digit_patch_players(patch_size: int = 2, select=None, background="keep") -> 
     if select is None and patch_size == 2:
         select = [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]
     return Players.patches((8, 8), patch_size, select=select, background=background)
+
+
+def planted_rules(
+    num_train: int = 256,
+    num_test: int = 512,
+    *,
+    num_features: int = 8,
+    label_noise: float = 0.1,
+    seed: int = 0,
+) -> Dataset:
+    """A generated task whose true rules are known: features ``x ∈ {-1, +1}^d`` and
+
+        y = (x₀ > 0 AND x₁ > 0) OR (x₂ > 0 AND x₃ > 0),
+
+    the other features irrelevant. A fraction ``label_noise`` of the *training* labels is
+    flipped (:func:`planted_rule_flips` gives their indices); test labels are clean.
+    With baseline 0, the true rules are AND interactions {0, 1} and {2, 3}, combined by an OR.
+    """
+    if num_features < 4:
+        raise ValueError("planted_rules needs at least 4 features")
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        x = rng.choice([-1.0, 1.0], size=(n, num_features)).astype(np.float32)
+        y = (((x[:, 0] > 0) & (x[:, 1] > 0)) | ((x[:, 2] > 0) & (x[:, 3] > 0))).astype(np.int32)
+        return x, y
+
+    x_tr, y_tr = make(num_train)
+    x_te, y_te = make(num_test)
+    flips = planted_rule_flips(num_train, label_noise, seed)
+    y_tr = y_tr.copy()
+    y_tr[flips] = 1 - y_tr[flips]
+    names = tuple(f"x{i}" for i in range(num_features))
+    return Dataset(x_tr, y_tr, x_te, y_te, names, ("no", "yes"), "planted_rules")
+
+
+def planted_rule_flips(num_train: int = 256, label_noise: float = 0.1, seed: int = 0):
+    """Indices of the training samples whose labels :func:`planted_rules` flipped."""
+    rng = np.random.default_rng(seed + 7919)
+    return np.sort(rng.choice(num_train, round(label_noise * num_train), replace=False))

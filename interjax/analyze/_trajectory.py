@@ -1,0 +1,204 @@
+"""The analysis of a training run: every checkpoint and every baseline model on the same
+samples, through one compiled sweep and one batched solve (METHOD.md §4-5).
+
+Values of all checkpoints (stacked parameters) and all analysed samples come from a single call
+of :func:`interjax.evaluate`; the AND-OR fits of all (checkpoint, sample) pairs from a single
+batched :func:`interjax.fit_and_or`; nothing loops in Python per mask or per sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from interjax.analyze._dynamics import detect_phases, loss_gap, removal_experiment
+from interjax.analyze._generalization import generalization_labels, generalization_profile
+from interjax.evaluate import Model, evaluate, log_odds, stack_models
+from interjax.masks import Players
+from interjax.solve import fit_and_or, salient_mask
+
+__all__ = ["Trajectory", "summarize", "trajectory"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Trajectory:
+    """Interactions of the target at every checkpoint and of every baseline, on B samples.
+
+    Shapes: T checkpoints, K baselines, B samples, N = 2**n coalitions; interactions are
+    ``(..., 2, N)`` with AND at index 0 and OR at index 1 of the kind axis.
+    """
+
+    steps: np.ndarray  # (T,)
+    is_test: np.ndarray  # (B,) True for held-out samples
+    targets: np.ndarray  # (B,)
+    values: np.ndarray  # (T, B, N) target values v
+    interactions: np.ndarray  # (T, B, 2, N)
+    salient: np.ndarray  # (T, B, 2, N)
+    generalizable: np.ndarray  # (T, B, 2, N)
+    baseline_interactions: np.ndarray  # (K, B, 2, N)
+    baseline_salient: np.ndarray  # (K, B, 2, N)
+    relative_gap: np.ndarray  # (T, B) certified gap of each target fit
+    baseline_relative_gap: np.ndarray  # (K, B)
+    settings: dict
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "settings"
+        }
+
+
+def _fit_arrays(v, q_ratio, tol, max_iters, ratio):
+    fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters)
+    inter = jnp.stack([fit.and_, fit.or_], axis=-2)
+    return (
+        np.asarray(inter),
+        np.asarray(salient_mask(fit, ratio=ratio)),
+        np.asarray(fit.relative_gap),
+    )
+
+
+def trajectory(
+    model: Model,
+    checkpoint_params: Sequence[Any],
+    baseline_params: Sequence[Any],
+    x,
+    y,
+    players: Players,
+    *,
+    steps: Sequence[int],
+    is_test=None,
+    baseline=None,
+    q_ratio: float = 0.02,
+    ratio: float = 0.05,
+    same_sign: bool = False,
+    tol: float = 1e-3,
+    max_iters: int = 50_000,
+    chunk_size: int | None = None,
+) -> Trajectory:
+    """Values, AND-OR fits, salient sets and generalization labels over a training run.
+
+    Args:
+      model: the target's architecture (from :func:`interjax.from_nnx` & co.); its parameters
+        are replaced by each checkpoint's. The value is the log-odds of each sample's label.
+      checkpoint_params: the target's parameters at each step (e.g. from
+        :meth:`interjax.checkpoints.CheckpointSource.restore_many`).
+      baseline_params: the K baseline models' parameters (same architecture).
+      x, y: ``(B, ...)`` analysed samples and their labels; ``is_test`` marks held-out ones.
+      players, baseline: as in :func:`interjax.evaluate`.
+      q_ratio, tol, max_iters: as in :func:`interjax.fit_and_or`; ratio: salient threshold.
+      same_sign: a baseline must also agree on the sign (METHOD.md §4 option).
+    """
+    y = np.asarray(y)
+    if len(checkpoint_params) != len(steps):
+        raise ValueError(f"{len(checkpoint_params)} parameter sets for {len(steps)} steps")
+    if not baseline_params:
+        raise ValueError("need at least one baseline model to label generalizable interactions")
+    out = log_odds(target=y)
+    target_model = stack_models(model.with_output(out), list(checkpoint_params))
+    base_model = stack_models(model.with_output(out), list(baseline_params))
+    v = evaluate(
+        target_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
+    )  # (T, B, N)
+    vb = evaluate(
+        base_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
+    )  # (K, B, N)
+    inter, sal, gap = _fit_arrays(v, q_ratio, tol, max_iters, ratio)
+    binter, bsal, bgap = _fit_arrays(vb, q_ratio, tol, max_iters, ratio)
+    gen = np.asarray(
+        generalization_labels(
+            sal,
+            bsal[:, None],
+            same_sign=same_sign,
+            target_values=inter,
+            baseline_values=binter[:, None],
+        )
+    )
+    return Trajectory(
+        steps=np.asarray(steps),
+        is_test=np.zeros(len(y), bool) if is_test is None else np.asarray(is_test, bool),
+        targets=y,
+        values=np.asarray(v),
+        interactions=inter,
+        salient=sal,
+        generalizable=gen,
+        baseline_interactions=binter,
+        baseline_salient=bsal,
+        relative_gap=gap,
+        baseline_relative_gap=bgap,
+        settings={
+            "q_ratio": q_ratio,
+            "ratio": ratio,
+            "same_sign": same_sign,
+            "tol": tol,
+            "n": players.n,
+            "num_baselines": len(baseline_params),
+        },
+    )
+
+
+def _profile_dict(prof) -> dict:
+    return {
+        "generalizable_strength": np.asarray(prof.generalizable_strength).tolist(),
+        "nongeneralizable_strength": np.asarray(prof.nongeneralizable_strength).tolist(),
+        "generalizable_count": np.asarray(prof.generalizable_count).tolist(),
+        "nongeneralizable_count": np.asarray(prof.nongeneralizable_count).tolist(),
+        "power": np.asarray(prof.power).tolist(),
+        "count_power": np.asarray(prof.count_power).tolist(),
+    }
+
+
+def summarize(traj: Trajectory, train_loss=None, test_loss=None) -> dict:
+    """Per-checkpoint profiles (all, train and test samples), phases, loss gap and removal.
+
+    Strengths are means over samples of per-sample sums, split by kind (AND, OR) and order.
+    """
+    summary: dict[str, Any] = {"steps": traj.steps.tolist(), "settings": traj.settings}
+    groups = {"all": np.ones_like(traj.is_test), "train": ~traj.is_test, "test": traj.is_test}
+    profiles = {}
+    for name, sel in groups.items():
+        if sel.any():
+            profiles[name] = generalization_profile(
+                traj.interactions[:, sel],
+                traj.salient[:, sel],
+                traj.generalizable[:, sel],
+                sample_axis=1,
+            )
+            summary[f"profile_{name}"] = _profile_dict(profiles[name])
+    prof = profiles["all"]
+    ng = np.asarray(prof.nongeneralizable_strength).sum((1, 2))
+    gs = np.asarray(prof.generalizable_strength).sum((1, 2))
+    summary["phases"] = detect_phases(traj.steps, ng, gs).as_dict()
+    if train_loss is not None and test_loss is not None:
+        lg = loss_gap(traj.steps, train_loss, test_loss, ng)
+        summary["loss_gap"] = dataclasses.asdict(lg)
+        ph = summary["phases"]
+        summary["loss_gap"]["end_of_phase1_step"] = ph["boundary_steps"][0]
+    # removal: v(N) minus the non-generalizable salient interactions of each sample
+    non = traj.salient & ~traj.generalizable
+    removed = np.where(non, traj.interactions, 0.0).sum((-2, -1))  # (T, B)
+    before, after = removal_experiment(traj.values[..., -1], removed)
+    removal = {}
+    for name, sel in groups.items():
+        if sel.any():
+            removal[name] = {
+                "loss_before": before[:, sel].mean(1).tolist(),
+                "loss_after": after[:, sel].mean(1).tolist(),
+            }
+    if traj.is_test.any() and (~traj.is_test).any():
+        gap_before = np.array(removal["test"]["loss_before"]) - np.array(
+            removal["train"]["loss_before"]
+        )
+        gap_after = np.array(removal["test"]["loss_after"]) - np.array(
+            removal["train"]["loss_after"]
+        )
+        removal["gap_before"], removal["gap_after"] = gap_before.tolist(), gap_after.tolist()
+    summary["removal"] = removal
+    summary["solver"] = {
+        "max_relative_gap": float(np.max(traj.relative_gap)),
+        "baseline_max_relative_gap": float(np.max(traj.baseline_relative_gap)),
+    }
+    return summary
