@@ -1,0 +1,178 @@
+"""The output folder of an analysis: JSON, npz, PNG plots and one markdown + HTML page.
+
+Every file is written atomically (temporary file, then rename), so a stopped run never leaves a
+half-written file and a finished one is never partly overwritten.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from interjax._files import write_bytes_atomic, write_json_atomic, write_npz_atomic
+from interjax.report._plots import (
+    plot_generalization_by_order,
+    plot_patch_interactions,
+    plot_power_and_loss,
+    plot_removal,
+)
+
+__all__ = ["save_figure", "write_report"]
+
+
+def save_figure(fig, path) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+def _fmt(x, digits=3):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return "nan" if np.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def _markdown(title, summary, metrics, figures) -> str:
+    ph = summary["phases"]
+    lines = [f"# {title}", ""]
+    s = summary["settings"]
+    lines += [
+        f"{s['n']} players, {s['num_baselines']} baseline models, salient threshold "
+        f"{s['ratio']:.0%} of the strongest interaction, q_ratio {s['q_ratio']}, solver "
+        f"tolerance {s['tol']} (largest certified relative gap reached: "
+        f"{summary['solver']['max_relative_gap']:.1e}).",
+        "",
+        "## Three phases",
+        "",
+        f"**{'Found' if ph['found'] else 'Not found'}**: {ph['reason']}. Rule: {ph['rule']}.",
+        "",
+        f"End of phase 1: step {_fmt(ph['boundary_steps'][0])}; start of phase 3: step "
+        f"{_fmt(ph['boundary_steps'][1])}.",
+        "",
+    ]
+    if "loss_gap" in summary:
+        lg = summary["loss_gap"]
+        lines += [
+            "## Loss gap",
+            "",
+            f"Correlation over checkpoints between the train-test loss gap and the "
+            f"non-generalizable strength: **{_fmt(lg['correlation'])}**. The gap reaches "
+            f"{lg['onset_fraction']:.0%} of its maximum at step {_fmt(lg['onset_step'])} "
+            f"(end of phase 1: step {_fmt(lg['end_of_phase1_step'])}).",
+            "",
+        ]
+    rem = summary["removal"]
+    if "gap_before" in rem:
+        lines += [
+            "## Removing the non-generalizable interactions",
+            "",
+            "Cross-entropy of the analysed samples at the last checkpoint, before → after "
+            "removal: train "
+            f"{_fmt(rem['train']['loss_before'][-1])} → {_fmt(rem['train']['loss_after'][-1])}, "
+            f"test {_fmt(rem['test']['loss_before'][-1])} → {_fmt(rem['test']['loss_after'][-1])}"
+            f"; test − train gap {_fmt(rem['gap_before'][-1])} → {_fmt(rem['gap_after'][-1])}.",
+            "",
+        ]
+    lines += [
+        "## Per checkpoint",
+        "",
+        "| step | H (all) | H (train) | H (test) | train loss | test loss |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t, step in enumerate(summary["steps"]):
+
+        def h(group, t=t):
+            p = summary.get(f"profile_{group}")
+            return _fmt(p["power"][t]) if p else "–"
+
+        tr = _fmt(metrics["train_loss"][t]) if metrics else "–"
+        te = _fmt(metrics["test_loss"][t]) if metrics else "–"
+        lines.append(f"| {step} | {h('all')} | {h('train')} | {h('test')} | {tr} | {te} |")
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}]({name})" for name in figures]
+    return "\n".join(lines) + "\n"
+
+
+def _html(markdown_text: str) -> str:
+    """A small, dependency-free rendering of the page (headings, tables, images, text)."""
+    out = [
+        "<!doctype html><meta charset='utf-8'><title>interjax report</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:100%}</style>",
+    ]
+    in_table = False
+    for line in markdown_text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-: "):
+                continue
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+            out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            name = line[line.index("(") + 1 : -1]
+            out.append(f"<p><img src='{html.escape(name)}' alt='{html.escape(name)}'></p>")
+        elif line:
+            text = html.escape(line).replace("**", "")
+            out.append(f"<p>{text}</p>")
+    if in_table:
+        out.append("</table>")
+    return "\n".join(out) + "\n"
+
+
+def write_report(
+    out_dir,
+    summary: dict,
+    arrays: dict,
+    *,
+    title: str = "interjax analysis",
+    metrics: dict | None = None,
+    image=None,
+    membership=None,
+    image_records=None,
+) -> Path:
+    """Write ``summary.json``, ``arrays.npz``, the PNG plots and ``report.md`` / ``report.html``
+    into ``out_dir``; returns the markdown page's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "summary.json", {**summary, "metrics": metrics})
+    write_npz_atomic(out / "arrays.npz", **arrays)
+    figures = []
+    train = metrics["train_loss"] if metrics else None
+    test = metrics["test_loss"] if metrics else None
+    for name, make in (
+        ("generalization_by_order.png", lambda: plot_generalization_by_order(summary)),
+        ("power_and_loss.png", lambda: plot_power_and_loss(summary, train, test)),
+        ("removal.png", lambda: plot_removal(summary)),
+    ):
+        save_figure(make()[0], out / name)
+        figures.append(name)
+    if image is not None and image_records:
+        save_figure(
+            plot_patch_interactions(image, membership, image_records)[0],
+            out / "interactions_on_image.png",
+        )
+        figures.append("interactions_on_image.png")
+    text = _markdown(title, summary, metrics, figures)
+    write_bytes_atomic(out / "report.md", text.encode())
+    write_bytes_atomic(out / "report.html", _html(text).encode())
+    return out / "report.md"
