@@ -1,12 +1,19 @@
-"""The ``interjax`` command line: ``interjax demo [--out DIR] [--quiet]``.
+"""The ``interjax`` command line.
 
-``analyze`` (checkpoint sequences) and ``bench`` (the benchmark suite) join as their issues land.
+    interjax demo [--out DIR] [--quiet] [--only explain|analysis]
+    interjax analyze CKPT_DIR --model module:factory --data data.npz --out DIR
+                     [--baselines K | --baseline-dirs DIR ...] [--players N] [--samples S]
+
+Errors in the input (missing folders, files or keys, a factory that does not match the
+checkpoints, ...) end with a one-line message and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -17,24 +24,194 @@ def _parser() -> argparse.ArgumentParser:
         description="Exact AND-OR interactions of JAX models and their generalization power.",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train small models on bundled data and explain them")
+    demo = sub.add_parser("demo", help="the whole pipeline on bundled data")
     demo.add_argument("--out", default="interjax-out", help="output folder (default: %(default)s)")
     demo.add_argument("--quiet", action="store_true", help="print nothing")
-    demo.add_argument("--steps", type=int, default=600, help="training steps per model")
+    demo.add_argument(
+        "--steps",
+        type=int,
+        default=600,
+        help="training steps of the single-sample explanation models",
+    )
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--only",
+        choices=("explain", "analysis"),
+        default=None,
+        help="run only the single-sample explanation or only the analysis",
+    )
+    an = sub.add_parser("analyze", help="analyse a folder of Orbax checkpoints of your model")
+    an.add_argument("checkpoints", help="folder of Orbax checkpoint steps (read only)")
+    an.add_argument(
+        "--model",
+        required=True,
+        help="module:factory; factory() (or factory(seed=...)) builds the NNX model",
+    )
+    an.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
+    an.add_argument("--out", required=True, help="output folder")
+    an.add_argument("--baselines", type=int, default=3, help="baseline models to train (K)")
+    an.add_argument(
+        "--baseline-dirs",
+        nargs="*",
+        default=None,
+        help="checkpoint folders of already trained baselines (last step used)",
+    )
+    an.add_argument("--baseline-steps", type=int, default=2000)
+    an.add_argument("--players", type=int, default=10, help="number of players n (<= 16)")
+    an.add_argument("--samples", type=int, default=16, help="train and held-out samples each")
+    an.add_argument("--quiet", action="store_true")
     return p
+
+
+def _load_factory(spec: str):
+    if ":" not in spec:
+        raise ValueError(f"--model must be module:factory, got {spec!r}")
+    module_name, attr = spec.split(":", 1)
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"cannot import {module_name!r} from {Path.cwd()}: {err}") from err
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"{module_name} has no callable {attr!r}")
+    return factory
+
+
+def _load_data(path: str):
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"data file {p} does not exist")
+    with np.load(p) as z:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
+        if missing:
+            raise ValueError(f"{p} lacks {missing}; it must hold x_train, y_train, x_test, y_test")
+        arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+            raise ValueError(
+                f"x_{split} {x.shape} and y_{split} {y.shape} must be (N, ...) and (N,) with N > 0"
+            )
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        raise ValueError("x_train and x_test must have the same shape per sample")
+    return arrays
+
+
+def _analyze(args) -> None:
+    import inspect
+
+    import numpy as np
+    from flax import nnx
+
+    import interjax as ij
+    from interjax import data
+    from interjax._pipeline import AnalysisInputs, analyze_run
+    from interjax.checkpoints import orbax_source
+
+    factory = _load_factory(args.model)
+    arrays = _load_data(args.data)
+    takes_seed = "seed" in inspect.signature(factory).parameters
+    source = orbax_source(args.checkpoints, model_factory=factory)
+    steps, _ = source.restore_many()  # validates the structure, skips broken steps
+    x_shape = arrays["x_train"].shape[1:]
+    size = int(np.prod(x_shape))
+    if not 1 <= args.players <= 16:
+        raise ValueError(f"--players must be 1..16, got {args.players}")
+    if args.players > size:
+        raise ValueError(f"--players {args.players} exceeds the {size} input features")
+    players = (
+        ij.Players.features(args.players, num_features=x_shape[-1])
+        if len(x_shape) == 1
+        else ij.Players.segments(
+            np.minimum(np.arange(size) * args.players // size, args.players - 1).reshape(x_shape)
+        )
+    )
+    ds = data.Dataset(
+        arrays["x_train"].astype(np.float32),
+        arrays["y_train"].astype(np.int32),
+        arrays["x_test"].astype(np.float32),
+        arrays["y_test"].astype(np.int32),
+        (),
+        (),
+        "user",
+    )
+    split = data.baseline_split(ds)
+    graphdef, _ = nnx.split(nnx.eval_shape(factory))
+    if args.baseline_dirs:
+        base_params = []
+        for d in args.baseline_dirs:
+            with orbax_source(d, model_factory=factory) as b:
+                base_params.append(b.restore(b.all_steps()[-1]))
+    else:
+
+        def make(seed):
+            return factory(seed=seed) if takes_seed else factory()
+
+        base_params = [
+            nnx.split(m)[1]
+            for m in data.train_baselines(
+                make, split, num=args.baselines, steps=args.baseline_steps
+            )
+        ]
+    losses = {"train_loss": [], "test_loss": []}
+    for step in steps:
+        model = nnx.merge(graphdef, source.restore(step))
+        losses["train_loss"].append(data.cross_entropy(model, ds.x_train, ds.y_train))
+        losses["test_loss"].append(data.cross_entropy(model, split.x_heldout, split.y_heldout))
+    k = args.samples
+    x = np.concatenate([ds.x_train[:k], split.x_heldout[:k]])
+    y = np.concatenate([ds.y_train[:k], split.y_heldout[:k]])
+    is_test = np.r_[np.zeros(len(ds.x_train[:k]), bool), np.ones(len(split.x_heldout[:k]), bool)]
+    template = ij.from_nnx(
+        nnx.merge(graphdef, source.restore(steps[0])), output=ij.log_odds(target=0)
+    )
+    inputs = AnalysisInputs(
+        model=template,
+        steps=steps,
+        restore=source.restore,
+        baseline_params=base_params,
+        x=x,
+        y=y,
+        is_test=np.r_[np.zeros(len(x) - len(y[k:]), bool), np.ones(len(y[k:]), bool)],
+        players=players,
+        metrics={"steps": steps, **losses},
+    )
+    summary = analyze_run(
+        inputs,
+        args.out,
+        title=f"interjax analysis of {args.checkpoints}",
+        iterate_dtype="float32",
+        quiet=args.quiet,
+    )
+    source.close()
+    if not args.quiet:
+        ph = summary["phases"]
+        print(
+            f"analysed {len(steps)} checkpoints; phases: {ph['reason']}; report: "
+            f"{Path(args.out) / 'report.md'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from interjax._demo import run_demo
-
             if args.steps < 1:
                 raise ValueError(f"--steps must be >= 1, got {args.steps}")
-            run_demo(args.out, quiet=args.quiet, steps=args.steps, seed=args.seed)
-    except (ValueError, TypeError, MemoryError, FloatingPointError, OSError) as err:
+            if args.only in (None, "explain"):
+                from interjax._demo import run_demo
+
+                run_demo(args.out, quiet=args.quiet, steps=args.steps, seed=args.seed)
+            if args.only in (None, "analysis"):
+                from interjax._demo_run import run_tasks
+
+                run_tasks(Path(args.out) / "analysis", seed=args.seed, quiet=args.quiet)
+        elif args.command == "analyze":
+            _analyze(args)
+    except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
         print(f"interjax {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,252 @@
+"""The analysis of a training run end to end, resumable: checkpoints → trajectory → report.
+
+Used by ``interjax analyze`` and ``interjax demo``. Checkpoints are processed in groups of
+``group_size`` steps; each group's arrays are written atomically to ``OUT/stages/`` as soon as
+they are done, so an interrupted run resumes at the next group and produces the same result
+(the stage files carry a fingerprint of the settings and inputs; a mismatch is refused rather
+than mixed). A lock file refuses a second run into the same folder while one is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interjax._files import write_json_atomic, write_npz_atomic
+
+__all__ = ["AnalysisInputs", "OutputLock", "analyze_run"]
+
+
+class OutputLock:
+    """Exclusive use of an output folder: ``OUT/.interjax.lock`` holds the owner's pid; a lock
+    whose process is gone is taken over."""
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / ".interjax.lock"
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise RuntimeError(
+                        f"{self.path.parent} is being written by another interjax run (pid "
+                        f"{pid}); wait for it or choose another --out."
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale lock of a killed run
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise RuntimeError(f"could not lock {self.path.parent}")
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class AnalysisInputs:
+    """What an analysis needs, in arrays: the analysed samples and the models' parameters."""
+
+    def __init__(
+        self,
+        *,
+        model,
+        steps: Sequence[int],
+        restore: Callable[[int], Any],
+        baseline_params: Sequence[Any],
+        x,
+        y,
+        is_test,
+        players,
+        baseline=None,
+        metrics: dict | None = None,
+        image=None,
+        names=None,
+    ):
+        self.model, self.steps, self.restore = model, [int(s) for s in steps], restore
+        self.baseline_params = list(baseline_params)
+        self.x, self.y, self.is_test = np.asarray(x), np.asarray(y), np.asarray(is_test, bool)
+        self.players, self.baseline = players, baseline
+        self.metrics, self.image, self.names = metrics, image, names
+
+
+def _fingerprint(inputs: AnalysisInputs, settings: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    h.update(json.dumps(inputs.steps).encode())
+    for a in (inputs.x, inputs.y, inputs.is_test, inputs.players.membership):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def analyze_run(
+    inputs: AnalysisInputs,
+    out_dir,
+    *,
+    title: str,
+    group_size: int = 5,
+    q_ratio: float = 0.02,
+    ratio: float = 0.05,
+    tol: float = 1e-3,
+    max_iters: int = 50_000,
+    iterate_dtype=None,
+    quiet: bool = False,
+    progress: Callable | None = None,
+) -> dict:
+    """Analyse every checkpoint against the baselines, resumably; write the report.
+
+    Returns the summary dict (also in ``OUT/summary.json``).
+    """
+    from interjax import analyze, report
+    from interjax.evaluate import evaluate, log_odds, stack_models
+    from interjax.solve import fit_and_or, salient_mask
+
+    out = Path(out_dir)
+    settings = {
+        "q_ratio": q_ratio,
+        "ratio": ratio,
+        "tol": tol,
+        "max_iters": max_iters,
+        "group_size": group_size,
+        "iterate_dtype": str(iterate_dtype),
+    }
+    key = _fingerprint(inputs, settings)
+    stages = out / "stages"
+    with OutputLock(out):
+        stages.mkdir(parents=True, exist_ok=True)
+        model = inputs.model.with_output(log_odds(target=inputs.y))
+
+        def fit(v):
+            f = fit_and_or(
+                v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype
+            )
+            return (
+                np.asarray(np.stack([f.and_, f.or_], axis=-2)),
+                np.asarray(salient_mask(f, ratio=ratio)),
+                np.asarray(f.relative_gap),
+            )
+
+        def stage(name, compute):
+            path = stages / f"{name}.npz"
+            if path.exists():
+                with np.load(path) as z:
+                    if str(z["fingerprint"]) == key:
+                        return {k: z[k] for k in z.files if k != "fingerprint"}
+                raise RuntimeError(
+                    f"{path} was written by an analysis with other settings or inputs; use a "
+                    "new --out folder (or remove the old one) instead of mixing results."
+                )
+            arrays = compute()
+            write_npz_atomic(path, fingerprint=np.asarray(key), **arrays)
+            return arrays
+
+        def baselines():
+            vb = evaluate(
+                stack_models(model, inputs.baseline_params),
+                inputs.x,
+                inputs.players,
+                baseline=inputs.baseline,
+                batched=True,
+            )
+            inter, sal, gap = fit(vb)
+            return {"interactions": inter, "salient": sal, "relative_gap": gap}
+
+        base = stage("baselines", baselines)
+        groups = [inputs.steps[i : i + group_size] for i in range(0, len(inputs.steps), group_size)]
+        parts = []
+        for gi, steps in enumerate(groups):
+
+            def compute(steps=steps):
+                padded = steps + [steps[-1]] * (group_size - len(steps))  # one compiled shape
+                stacked = stack_models(model, [inputs.restore(s) for s in padded])
+                v = evaluate(
+                    stacked, inputs.x, inputs.players, baseline=inputs.baseline, batched=True
+                )[: len(steps)]
+                inter, sal, gap = fit(v)
+                return {
+                    "values": np.asarray(v),
+                    "interactions": inter,
+                    "salient": sal,
+                    "relative_gap": gap,
+                }
+
+            parts.append(stage(f"checkpoints_{gi:03d}", compute))
+            if progress is not None:
+                progress(gi + 1, len(groups))
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        gen = np.asarray(analyze.generalization_labels(cat["salient"], base["salient"][:, None]))
+        traj = analyze.Trajectory(
+            steps=np.asarray(inputs.steps),
+            is_test=inputs.is_test,
+            targets=inputs.y,
+            values=cat["values"],
+            interactions=cat["interactions"],
+            salient=cat["salient"],
+            generalizable=gen,
+            baseline_interactions=base["interactions"],
+            baseline_salient=base["salient"],
+            relative_gap=cat["relative_gap"],
+            baseline_relative_gap=base["relative_gap"],
+            settings={
+                **settings,
+                "n": inputs.players.n,
+                "num_baselines": len(inputs.baseline_params),
+                "same_sign": False,
+            },
+        )
+        m = inputs.metrics
+        summary = analyze.summarize(traj, m and m["train_loss"], m and m["test_loss"])
+        summary["fingerprint"] = key
+        records = None
+        if inputs.image is not None:
+            last = len(inputs.steps) - 1
+            j = 0
+            vals = traj.interactions[last, j]
+            ks, ss = np.nonzero(traj.salient[last, j])
+            order = np.argsort(-np.abs(vals[ks, ss]))
+            from interjax.masks import coalition_players
+
+            records = [
+                {
+                    "players": list(coalition_players(int(ss[i]), inputs.players.n)),
+                    "kind": ("and", "or")[int(ks[i])],
+                    "value": float(vals[ks[i], ss[i]]),
+                }
+                for i in order
+            ]
+        report.write_report(
+            out,
+            summary,
+            traj.arrays(),
+            title=title,
+            metrics=m,
+            image=inputs.image,
+            membership=inputs.players.membership,
+            image_records=records,
+        )
+        write_json_atomic(out / "done.json", {"fingerprint": key})
+    return summary
