@@ -175,7 +175,7 @@ def _analyze(args) -> None:
         baseline_params=base_params,
         x=x,
         y=y,
-        is_test=np.r_[np.zeros(len(x) - len(y[k:]), bool), np.ones(len(y[k:]), bool)],
+        is_test=is_test,
         players=players,
         metrics={"steps": steps, **losses},
     )
