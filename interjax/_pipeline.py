@@ -100,6 +100,12 @@ def _fingerprint(inputs: AnalysisInputs, settings: dict) -> str:
     h.update(json.dumps(inputs.steps).encode())
     for a in (inputs.x, inputs.y, inputs.is_test, inputs.players.membership):
         h.update(np.ascontiguousarray(a).tobytes())
+    if inputs.baseline is not None:
+        h.update(np.ascontiguousarray(np.asarray(inputs.baseline)).tobytes())
+    import jax
+
+    for leaf in jax.tree.leaves(inputs.baseline_params):  # the baselines' weights themselves
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
     return h.hexdigest()[:16]
 
 

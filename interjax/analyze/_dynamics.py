@@ -2,20 +2,22 @@
 (He et al. 2025, arXiv:2505.06993; METHOD.md §5).
 
 The paper reads the three phases off figures. interjax detects them with the following stated
-rule on curves over checkpoints (each smoothed by a centred moving average of ``window``
-checkpoints, edges padded with the nearest value):
+rule on curves over checkpoints, each smoothed by a centred moving average of ``window``
+checkpoints (edges padded with the nearest value):
 
-* ``NG(t)``: non-generalizable salient strength (mean over samples);
-* ``GS(t)``: generalizable salient strength.
+* ``GS(t)``, ``NG(t)``: generalizable and non-generalizable salient strength (means over
+  samples), and ``H(t) = GS / (GS + NG)``, the generalization power.
 
-Phase 1 (the network discards noisy, non-generalizable interactions and learns simple
-generalizable ones) ends at the first local minimum of ``NG`` after which ``NG`` rises by at least
-``rise`` (default 10%) of its range: boundary ``b1``. Phase 3 (mostly non-generalizable
-interactions are learned) starts at the first checkpoint ``b2 > b1`` from which ``NG`` grows
-faster than ``GS`` for ``persist`` (default 2) consecutive checkpoint intervals. Phase 2 lies in
-between. If ``NG`` never falls and rises again, or never overtakes ``GS`` in growth, the detector
-says so (``found=False`` with the reason) instead of inventing boundaries. The smoothed curves and
-the criteria are returned with the boundaries, so a reader can check them.
+Phase 1 (noisy, non-generalizable interactions are discarded and simple generalizable ones
+learned, so ``H`` rises) ends at the first local maximum of ``H`` that is followed by a fall of at
+least ``rise`` (default 10%) of ``H``'s range: boundary ``b1``. Phase 3 (mostly non-generalizable
+interactions are learned) starts at the first checkpoint ``b2 ≥ b1`` from which ``NG`` grows at
+least ``dominance`` (default 2) times as fast as ``GS`` for ``persist`` (default 2) consecutive
+intervals. Phase 2 lies in between (it may be short). Absolute strengths are not compared across
+checkpoints for phase 1 because they grow with the size of the network's outputs. If ``H`` never
+rises and falls, or ``NG`` never comes to dominate the growth, the detector says so
+(``found=False`` with the reason) instead of inventing boundaries; the smoothed curves and the
+criteria are returned with the boundaries, so a reader can check them.
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ class Phases:
     end_of_phase1: int | None
     start_of_phase3: int | None
     steps: tuple[int, ...]
+    power_smoothed: tuple[float, ...]
     nongeneralizable_smoothed: tuple[float, ...]
     generalizable_smoothed: tuple[float, ...]
     window: int
     rise: float
+    dominance: float
     persist: int
 
     @property
@@ -63,60 +67,74 @@ class Phases:
         d = dataclasses.asdict(self)
         d["boundary_steps"] = list(self.boundary_steps)
         d["rule"] = (
-            f"phase 1 ends at the first local minimum of the smoothed non-generalizable strength "
-            f"followed by a rise of >= {self.rise:.0%} of its range; phase 3 starts at the first "
-            f"later checkpoint from which it grows faster than the generalizable strength for "
-            f"{self.persist} consecutive intervals (moving average over {self.window} checkpoints)"
+            f"phase 1 ends at the first local maximum of the smoothed generalization power H "
+            f"followed by a fall of >= {self.rise:.0%} of its range; phase 3 starts at the first "
+            f"later checkpoint from which the non-generalizable strength grows >= "
+            f"{self.dominance:g}x as fast as the generalizable strength for {self.persist} "
+            f"consecutive intervals (moving average over {self.window} checkpoints)"
         )
         return d
 
 
 def detect_phases(
-    steps, nongeneralizable, generalizable, *, window: int = 3, rise: float = 0.1, persist: int = 2
+    steps,
+    nongeneralizable,
+    generalizable,
+    *,
+    window: int = 3,
+    rise: float = 0.1,
+    dominance: float = 2.0,
+    persist: int = 2,
 ) -> Phases:
     """Detect the three phases from per-checkpoint strengths (see the module docstring)."""
     steps = tuple(int(s) for s in steps)
     ng, gs = smooth(nongeneralizable, window), smooth(generalizable, window)
+    total = ng + gs
+    h = np.where(total > 0, gs / np.where(total > 0, total, 1.0), 0.0)
     common = dict(
         steps=steps,
+        power_smoothed=tuple(map(float, h)),
         nongeneralizable_smoothed=tuple(map(float, ng)),
         generalizable_smoothed=tuple(map(float, gs)),
         window=window,
         rise=rise,
+        dominance=dominance,
         persist=persist,
     )
     if len(steps) < 4:
         return Phases(
             False, f"only {len(steps)} checkpoints: need at least 4", None, None, **common
         )
-    span = float(ng.max() - ng.min())
+    span = float(h.max() - h.min())
     b1 = None
-    for i in range(1, len(ng) - 1):
-        if ng[i] <= ng[i - 1] and ng[i] <= ng[i + 1] and span > 0:
-            if ng[i + 1 :].max() - ng[i] >= rise * span:
-                b1 = i
-                break
+    for i in range(1, len(h) - 1):
+        if (
+            h[i] >= h[i - 1]
+            and h[i] >= h[i + 1]
+            and span > 0
+            and h[i] - h[: i + 1].min() >= rise * span
+            and h[i] - h[i + 1 :].min() >= rise * span
+        ):
+            b1 = i
+            break
     if b1 is None:
-        trend = "only falls" if ng[-1] < ng[0] else "never falls before rising"
+        trend = "only rises" if h[-1] >= h.max() - rise * span else "never rises before falling"
         return Phases(
-            False,
-            f"no phase-1 boundary: the non-generalizable strength {trend}",
-            None,
-            None,
-            **common,
+            False, f"no phase-1 boundary: the generalization power {trend}", None, None, **common
         )
     d_ng, d_gs = np.diff(ng), np.diff(gs)
-    faster = d_ng > d_gs
+    dominant = (d_ng > 0) & (d_ng >= dominance * np.maximum(d_gs, 0.0))
     b2 = None
-    for i in range(b1, len(faster) - persist + 1):
-        if faster[i : i + persist].all():
+    for i in range(b1, len(dominant) - persist + 1):
+        if dominant[i : i + persist].all():
             b2 = i
             break
     if b2 is None:
         return Phases(
             False,
-            "phase 1 ends, but the non-generalizable strength never outgrows "
-            "the generalizable strength afterwards (no phase 3)",
+            "the generalization power peaks, but the non-generalizable "
+            f"strength never grows {dominance:g}x as fast as the generalizable one "
+            "afterwards (no phase 3)",
             b1,
             None,
             **common,

@@ -65,25 +65,31 @@ def test_profile_sums_by_kind_and_order():
 
 def test_phases_found_on_a_three_phase_pattern():
     steps = list(range(0, 120, 10))
-    # NG falls until index 3, then grows slowly, then fast from index 7; GS grows then saturates
-    ng = [5, 4, 3, 2, 2.2, 2.4, 2.6, 3.5, 5, 7, 9.5, 12]
-    gs = [1, 2, 3, 4, 5, 5.8, 6.4, 6.8, 7, 7.1, 7.2, 7.3]
+    # H = GS / (GS + NG) rises until index 3 (phase 1), then NG grows slowly with GS (phase 2),
+    # then NG grows much faster than GS from index 6 on (phase 3)
+    gs = np.array([1, 2, 3, 4, 5, 5.8, 6.4, 6.8, 7, 7.1, 7.2, 7.3])
+    ng = np.array([4, 3, 2.5, 2, 2.6, 3.2, 3.8, 5.5, 7.5, 10, 13, 16])
     ph = analyze.detect_phases(steps, ng, gs, window=1)
     assert ph.found, ph.reason
     assert ph.end_of_phase1 == 3
-    assert 5 <= ph.start_of_phase3 <= 7
-    assert ph.boundary_steps == (30, steps[ph.start_of_phase3])
+    h = gs / (gs + ng)
+    assert h[3] == h.max()
+    assert ph.start_of_phase3 == 6
+    assert ph.boundary_steps == (30, 60)
     assert "phase 1 ends" in ph.as_dict()["rule"]
 
 
 @pytest.mark.parametrize(
-    ("ng", "reason"),
-    [([5, 4, 3, 2, 1.5, 1.2], "only falls"), ([1, 2, 3, 4, 5, 6], "never falls")],
+    ("gs", "ng", "reason"),
+    [
+        ([1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 1], "only rises"),
+        ([3, 3, 3, 3, 3, 3], [1, 2, 3, 4, 5, 6], "never rises"),
+        ([1, 2, 4, 5, 6, 7], [1, 1, 1.2, 2, 2.6, 3.3], "no phase 3"),
+    ],
 )
-def test_phases_not_found_is_said(ng, reason):
-    ph = analyze.detect_phases(range(len(ng)), ng, np.ones(len(ng)), window=1)
+def test_phases_not_found_is_said(gs, ng, reason):
+    ph = analyze.detect_phases(range(len(ng)), ng, gs, window=1)
     assert not ph.found and reason in ph.reason
-    assert ph.end_of_phase1 is None
 
 
 def test_loss_gap_and_removal():
