@@ -39,7 +39,9 @@ def test_readme_commands_match_ci():
     assert "\npython -m pytest -n 2\n" in ci
 
 
-def test_demo_end_to_end(tmp_path):
+def test_demo_explain_end_to_end(tmp_path):
+    """The demo's single-sample part through the real command line (the analysis part is
+    tested in tests/analyze/test_planted.py on smaller settings)."""
     out = tmp_path / "out"
     proc = subprocess.run(
         [
@@ -51,6 +53,8 @@ def test_demo_end_to_end(tmp_path):
             str(out),
             "--steps",
             "150",
+            "--only",
+            "explain",
             "--quiet",
         ],
         capture_output=True,
