@@ -58,7 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     an.add_argument("--baseline-steps", type=int, default=2000)
     an.add_argument("--players", type=int, default=10, help="number of players n (<= 16)")
-    an.add_argument("--samples", type=int, default=16, help="train and held-out samples each")
+    an.add_argument("--samples", type=int, default=32, help="train and held-out samples each")
+    an.add_argument(
+        "--tol",
+        type=float,
+        default=1e-2,
+        help="certified relative gap of each AND-OR fit (default %(default)s)",
+    )
     an.add_argument("--quiet", action="store_true")
     return p
 
@@ -184,6 +190,7 @@ def _analyze(args) -> None:
         args.out,
         title=f"interjax analysis of {args.checkpoints}",
         iterate_dtype="float32",
+        tol=args.tol,
         quiet=args.quiet,
     )
     source.close()

@@ -51,8 +51,8 @@ class Trajectory:
         }
 
 
-def _fit_arrays(v, q_ratio, tol, max_iters, ratio):
-    fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters)
+def _fit_arrays(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
+    fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
         np.asarray(inter),
@@ -78,6 +78,7 @@ def trajectory(
     tol: float = 1e-3,
     max_iters: int = 50_000,
     chunk_size: int | None = None,
+    iterate_dtype=None,
 ) -> Trajectory:
     """Values, AND-OR fits, salient sets and generalization labels over a training run.
 
@@ -89,7 +90,8 @@ def trajectory(
       baseline_params: the K baseline models' parameters (same architecture).
       x, y: ``(B, ...)`` analysed samples and their labels; ``is_test`` marks held-out ones.
       players, baseline: as in :func:`interjax.evaluate`.
-      q_ratio, tol, max_iters: as in :func:`interjax.fit_and_or`; ratio: salient threshold.
+      q_ratio, tol, max_iters, iterate_dtype: as in :func:`interjax.fit_and_or`; ratio: the
+        salient threshold.
       same_sign: a baseline must also agree on the sign (METHOD.md §4 option).
     """
     y = np.asarray(y)
@@ -106,8 +108,8 @@ def trajectory(
     vb = evaluate(
         base_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
     )  # (K, B, N)
-    inter, sal, gap = _fit_arrays(v, q_ratio, tol, max_iters, ratio)
-    binter, bsal, bgap = _fit_arrays(vb, q_ratio, tol, max_iters, ratio)
+    inter, sal, gap = _fit_arrays(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
+    binter, bsal, bgap = _fit_arrays(vb, q_ratio, tol, max_iters, ratio, iterate_dtype)
     gen = np.asarray(
         generalization_labels(
             sal,

@@ -121,5 +121,5 @@ def test_demo_task_end_to_end_and_resume(tmp_path):
         ).hexdigest()
     )
     summary = json.loads(first)
-    assert summary["solver"]["max_relative_gap"] <= 1e-3 + 1e-9
+    assert summary["solver"]["max_relative_gap"] <= 1e-2 + 1e-9  # the pipeline's tolerance
     assert {"phases", "loss_gap", "removal", "profile_train", "profile_test"} <= set(summary)
