@@ -117,13 +117,18 @@ def analyze_run(
     group_size: int = 5,
     q_ratio: float = 0.02,
     ratio: float = 0.05,
-    tol: float = 1e-3,
-    max_iters: int = 50_000,
+    tol: float = 1e-2,
+    max_iters: int = 20_000,
     iterate_dtype=None,
     quiet: bool = False,
     progress: Callable | None = None,
 ) -> dict:
     """Analyse every checkpoint against the baselines, resumably; write the report.
+
+    The solver's default tolerance here is a certified relative gap of 1e-2 (not the library's
+    1e-3): the analysis needs the salient sets, which a 1% gap leaves essentially unchanged,
+    while the batched solve waits for its slowest sample (on the demo's breast-cancer run one
+    baseline fit needed over 50k iterations for 1e-3). The largest gap reached is reported.
 
     Returns the summary dict (also in ``OUT/summary.json``).
     """
