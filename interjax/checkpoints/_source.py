@@ -37,7 +37,10 @@ class CheckpointError(ValueError):
 
 def _ocp():
     import orbax.checkpoint as ocp
+    from absl import logging as absl_logging
 
+    # Orbax logs routine notices (read-only mode, ...) as absl warnings: keep errors only
+    absl_logging.set_verbosity(absl_logging.ERROR)
     return ocp
 
 
@@ -98,7 +101,7 @@ class CheckpointSource:
     abstract: Any
 
     def __post_init__(self):
-        self.directory = Path(self.directory)
+        self.directory = Path(self.directory).absolute()  # Orbax needs absolute paths
         if not self.directory.exists():
             raise CheckpointError(
                 f"checkpoint folder {self.directory} does not exist; pass the folder that "
