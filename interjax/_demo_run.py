@@ -54,7 +54,14 @@ def _task(name, seed):
 
 
 def run_task(
-    name: str, out: Path, *, seed: int = 0, num_saves: int = 10, samples: int = 16, say=print
+    name: str,
+    out: Path,
+    *,
+    seed: int = 0,
+    num_saves: int = 10,
+    samples: int = 16,
+    say=print,
+    quiet: bool = False,
 ) -> dict:
     from flax import nnx
 
@@ -115,7 +122,11 @@ def run_task(
     )
     t1 = time.perf_counter()
     summary = analyze_run(
-        inputs, out / "analysis", title=f"interjax demo: {name}", iterate_dtype="float32"
+        inputs,
+        out / "analysis",
+        title=f"interjax demo: {name}",
+        iterate_dtype="float32",
+        quiet=quiet,
     )
     source.close()
     summary["seconds"] = {"train": t1 - t0, "analysis": time.perf_counter() - t1}
@@ -147,6 +158,12 @@ def run_tasks(
     results = {}
     for name in tasks:
         results[name] = run_task(
-            name, out / name, seed=seed, num_saves=num_saves, samples=samples, say=say
+            name,
+            out / name,
+            seed=seed,
+            num_saves=num_saves,
+            samples=samples,
+            say=say,
+            quiet=quiet,
         )
     return results

@@ -189,7 +189,12 @@ def analyze_run(
         base = stage("baselines", baselines)
         groups = [inputs.steps[i : i + group_size] for i in range(0, len(inputs.steps), group_size)]
         parts = []
-        for gi, steps in enumerate(groups):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            groups, desc=f"{title}: checkpoint groups", unit="group", disable=quiet, leave=False
+        )
+        for gi, steps in enumerate(bar):
 
             def compute(steps=steps):
                 padded = steps + [steps[-1]] * (group_size - len(steps))  # one compiled shape
