@@ -57,7 +57,7 @@ def real_values(n: int, batch: int, seed: int = 0) -> tuple[np.ndarray, str]:
         raise ValueError(f"no real model for n={n}; use 10, 12 or 16")
     x, y = ds.x_test[:batch], ds.y_test[:batch]
     model = ij.from_nnx(net, output=ij.log_odds(target=jnp.asarray(y)))
-    return np.asarray(ij.evaluate(model, x, players, baseline=baseline)), what
+    return np.asarray(ij.evaluate(model, x, players, baseline=baseline, batched=True)), what
 
 
 def timed_fit(v, repeats, **kwargs):

@@ -249,6 +249,18 @@ def _infer_batched(x, players: Players, output) -> bool:
         m = players.membership
         batched = not (tuple(x.shape[: m.ndim]) == m.shape or m.size == x.size)
     target = getattr(output, "target", None)
+    if (
+        target is not None
+        and jnp.ndim(target) == 1
+        and not batched
+        and x.ndim > 0
+        and jnp.shape(target)[0] == x.shape[0]
+    ):
+        try:  # one target per row and the rows fit the players: a batch (e.g. of one image)
+            players.element_map(tuple(x.shape[1:]))
+            return True
+        except ValueError:
+            pass
     if target is not None and jnp.ndim(target) == 1 and not batched:
         raise ValueError(
             f"the target has shape {jnp.shape(target)} (one class per input) but x of shape "

@@ -251,3 +251,16 @@ def test_library_code_is_clean_under_strict_rank_promotion(x, plain_params):
         ij.shapley_values(v), ij.pairwise_shapley_interactions(v), ij.banzhaf_values(v)
         ij.noise_floor(v), ij.noise_floor(v, kind="or")
         ij.matching_error(v, ij.and_interactions(v), ij.or_interactions(v * 0))
+
+
+def test_batch_of_one_image_with_its_target_is_a_batch():
+    """(1, 8, 8, 1) with one target: 64 elements also fit 8×8 patches flattened, but one target
+    per row says batch."""
+    img = jnp.asarray(np.random.default_rng(5).normal(size=(1, 8, 8, 1)))
+    model = ij.from_fn(
+        lambda p, xb: xb.reshape(xb.shape[0], -1) @ p,
+        jnp.ones((64, 2)),
+        output=ij.logit(target=np.array([1])),
+    )
+    v = ij.evaluate(model, img, ij.Players.patches((8, 8), 4))
+    assert v.shape == (1, 16)
