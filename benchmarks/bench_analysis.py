@@ -7,9 +7,9 @@ log-spaced later); 3 baselines are trained on half of the test split. The timed 
 `interjax analyze` does per run once the models exist: restore every checkpoint (read-only),
 evaluate all checkpoints × samples in one stacked sweep, fit the optimal AND-OR split of every
 (checkpoint, sample) in one batched solve, select the salient sets and label them against the
-baselines. It reports the first call (with compilation) and a second, steady call (float32
-solver iterations and the analysis' certified gap of 1e-2 by default), and checks that the
-second call did not recompile the sweep.
+baselines. It reports the first call (with compilation) and a second, steady call (the
+analysis' certified gap of 1e-2 by default), and checks that the second call did not recompile
+the sweep.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main(argv=None):
     p.add_argument(
         "--dtypes",
         nargs="+",
-        default=["float32"],
+        default=["float64"],
         choices=["float32", "float64"],
         help="dtypes of the solver's iterations to time",
     )

@@ -189,7 +189,7 @@ def _analyze(args) -> None:
         inputs,
         args.out,
         title=f"interjax analysis of {args.checkpoints}",
-        iterate_dtype="float32",
+        iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
         tol=args.tol,
         quiet=args.quiet,
     )
