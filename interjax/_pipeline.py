@@ -133,8 +133,8 @@ def analyze_run(
     Returns the summary dict (also in ``OUT/summary.json``).
     """
     from interjax import analyze, report
+    from interjax.analyze import fit_salient
     from interjax.evaluate import evaluate, log_odds, stack_models
-    from interjax.solve import fit_and_or, salient_mask
 
     out = Path(out_dir)
     settings = {
@@ -152,14 +152,7 @@ def analyze_run(
         model = inputs.model.with_output(log_odds(target=inputs.y))
 
         def fit(v):
-            f = fit_and_or(
-                v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype
-            )
-            return (
-                np.asarray(np.stack([f.and_, f.or_], axis=-2)),
-                np.asarray(salient_mask(f, ratio=ratio)),
-                np.asarray(f.relative_gap),
-            )
+            return fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
 
         def stage(name, compute):
             path = stages / f"{name}.npz"

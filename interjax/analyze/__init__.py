@@ -13,7 +13,7 @@ from interjax.analyze._generalization import (
     generalization_labels,
     generalization_profile,
 )
-from interjax.analyze._trajectory import Trajectory, summarize, trajectory
+from interjax.analyze._trajectory import Trajectory, fit_salient, summarize, trajectory
 
 __all__ = [
     "GeneralizationProfile",
@@ -21,6 +21,7 @@ __all__ = [
     "Phases",
     "Trajectory",
     "detect_phases",
+    "fit_salient",
     "generalization_labels",
     "generalization_profile",
     "loss_gap",

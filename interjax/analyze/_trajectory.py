@@ -21,7 +21,7 @@ from interjax.evaluate import Model, evaluate, log_odds, stack_models
 from interjax.masks import Players
 from interjax.solve import fit_and_or, salient_mask
 
-__all__ = ["Trajectory", "summarize", "trajectory"]
+__all__ = ["Trajectory", "fit_salient", "summarize", "trajectory"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,9 @@ class Trajectory:
         }
 
 
-def _fit_arrays(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
+def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
+    """Batched AND-OR fits of ``v`` as host arrays: interactions ``(..., 2, N)`` (AND, OR),
+    salient mask ``(..., 2, N)`` and certified relative gap ``(...)``."""
     fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
@@ -108,8 +110,8 @@ def trajectory(
     vb = evaluate(
         base_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
     )  # (K, B, N)
-    inter, sal, gap = _fit_arrays(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
-    binter, bsal, bgap = _fit_arrays(vb, q_ratio, tol, max_iters, ratio, iterate_dtype)
+    inter, sal, gap = fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
+    binter, bsal, bgap = fit_salient(vb, q_ratio, tol, max_iters, ratio, iterate_dtype)
     gen = np.asarray(
         generalization_labels(
             sal,
