@@ -85,13 +85,12 @@ class AnalysisInputs:
         baseline=None,
         metrics: dict | None = None,
         image=None,
-        names=None,
     ):
         self.model, self.steps, self.restore = model, [int(s) for s in steps], restore
         self.baseline_params = list(baseline_params)
         self.x, self.y, self.is_test = np.asarray(x), np.asarray(y), np.asarray(is_test, bool)
         self.players, self.baseline = players, baseline
-        self.metrics, self.image, self.names = metrics, image, names
+        self.metrics, self.image = metrics, image
 
 
 def _fingerprint(inputs: AnalysisInputs, settings: dict) -> str:

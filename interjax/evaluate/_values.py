@@ -59,15 +59,16 @@ class _Targeted:
             raise ValueError(f"target class {t.tolist()} out of range: the model has {k} classes")
 
 
-def _log_p_and_log_not_p(logits, target):
-    if logits.shape[-1] == 1:  # binary classifier with one logit z = log p1/p0
-        z = logits[0] * jnp.where(target == 1, 1.0, -1.0).astype(logits.dtype)
-        return jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
+def _signed_logit(logits, target):
+    """A one-logit binary classifier outputs ``z = log p1/p0``: class 1 reads ``z``, class 0
+    ``-z`` (its logit, and its log-odds)."""
+    return logits[0] * jnp.where(target == 1, 1.0, -1.0).astype(logits.dtype)
+
+
+def _others(logits, target):
+    """``logsumexp`` of the logits of every class but ``target``."""
     k = jnp.arange(logits.shape[-1])
-    own = jnp.take(logits, target)
-    others = jax.nn.logsumexp(jnp.where(k == target, -jnp.inf, logits))
-    norm = jnp.logaddexp(own, others)
-    return own - norm, others - norm
+    return jax.nn.logsumexp(jnp.where(k == target, -jnp.inf, logits))
 
 
 @jax.tree_util.register_dataclass
@@ -77,10 +78,8 @@ class LogOdds(_Targeted):
 
     def __call__(self, logits):
         if logits.shape[-1] == 1:
-            return logits[0] * jnp.where(self.target == 1, 1.0, -1.0).astype(logits.dtype)
-        k = jnp.arange(logits.shape[-1])
-        others = jax.nn.logsumexp(jnp.where(k == self.target, -jnp.inf, logits))
-        return jnp.take(logits, self.target) - others
+            return _signed_logit(logits, self.target)
+        return jnp.take(logits, self.target) - _others(logits, self.target)
 
 
 @jax.tree_util.register_dataclass
@@ -90,7 +89,7 @@ class Logit(_Targeted):
 
     def __call__(self, logits):
         if logits.shape[-1] == 1:
-            return logits[0] * jnp.where(self.target == 1, 1.0, -1.0).astype(logits.dtype)
+            return _signed_logit(logits, self.target)
         return jnp.take(logits, self.target)
 
 
@@ -100,7 +99,10 @@ class Probability(_Targeted):
     """``v = p_y = softmax(logits)_y`` (``sigmoid(±z)`` for a one-logit binary model)."""
 
     def __call__(self, logits):
-        return jnp.exp(_log_p_and_log_not_p(logits, self.target)[0])
+        if logits.shape[-1] == 1:
+            return jax.nn.sigmoid(_signed_logit(logits, self.target))
+        own = jnp.take(logits, self.target)
+        return jnp.exp(own - jnp.logaddexp(own, _others(logits, self.target)))
 
 
 def _as_target(target):
