@@ -2,7 +2,9 @@
 
     interjax demo [--out DIR] [--quiet] [--only explain|analysis]
     interjax analyze CKPT_DIR --model module:factory --data data.npz --out DIR
-                     [--baselines K | --baseline-dirs DIR ...] [--players N] [--samples S]
+                     [--baselines K | --baseline-dirs DIR ...] [--protocol cross_fit|paper]
+                     [--players N] [--samples S] [--tol T] [--q-ratio Q] [--ratio R]
+                     [--same-sign] [--quiet]
 
 Errors in the input (missing folders, files or keys, a factory that does not match the
 checkpoints, ...) end with a one-line message and exit status 2, never a traceback.
@@ -57,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         help="checkpoint folders of already trained baselines (last step used)",
     )
     an.add_argument("--baseline-steps", type=int, default=2000)
+    an.add_argument(
+        "--protocol",
+        choices=("cross_fit", "paper"),
+        default="cross_fit",
+        help="baselines' data: half of the test split, the other half held out for the "
+        "analysed test samples (cross_fit, default), or all of it as in the paper",
+    )
     an.add_argument("--players", type=int, default=10, help="number of players n (<= 16)")
     an.add_argument("--samples", type=int, default=32, help="train and held-out samples each")
     an.add_argument(
@@ -64,6 +73,23 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=1e-2,
         help="certified relative gap of each AND-OR fit (default %(default)s)",
+    )
+    an.add_argument(
+        "--q-ratio",
+        type=float,
+        default=0.02,
+        help="error allowance of the AND-OR split, relative to |v(N) - v(empty)|",
+    )
+    an.add_argument(
+        "--ratio",
+        type=float,
+        default=0.05,
+        help="salient interactions: |I| above this share of the largest (default %(default)s)",
+    )
+    an.add_argument(
+        "--same-sign",
+        action="store_true",
+        help="a baseline must also agree on the sign for an interaction to be generalizable",
     )
     an.add_argument("--quiet", action="store_true")
     return p
@@ -106,6 +132,21 @@ def _load_data(path: str):
     return arrays
 
 
+def _check_numbers(args) -> None:
+    """The numeric options, checked before any checkpoint is read or model trained."""
+    checks = [
+        ("--tol", args.tol, args.tol > 0, "a relative gap > 0, e.g. 1e-2"),
+        ("--q-ratio", args.q_ratio, args.q_ratio >= 0, "a number >= 0, e.g. 0.02"),
+        ("--ratio", args.ratio, 0 <= args.ratio <= 1, "a share in [0, 1], e.g. 0.05"),
+        ("--samples", args.samples, args.samples >= 1, "at least 1"),
+        ("--baselines", args.baselines, args.baselines >= 1, "at least 1"),
+        ("--baseline-steps", args.baseline_steps, args.baseline_steps >= 1, "at least 1"),
+    ]
+    for flag, value, ok, want in checks:
+        if not ok:
+            raise ValueError(f"{flag} {value} is out of range: expected {want}")
+
+
 def _analyze(args) -> None:
     import inspect
 
@@ -117,6 +158,7 @@ def _analyze(args) -> None:
     from interjax._pipeline import AnalysisInputs, analyze_run
     from interjax.checkpoints import orbax_source
 
+    _check_numbers(args)
     factory = _load_factory(args.model)
     arrays = _load_data(args.data)
     takes_seed = "seed" in inspect.signature(factory).parameters
@@ -144,7 +186,7 @@ def _analyze(args) -> None:
         (),
         "user",
     )
-    split = data.baseline_split(ds)
+    split = data.baseline_split(ds, protocol=args.protocol)
     graphdef, _ = nnx.split(nnx.eval_shape(factory))
     if args.baseline_dirs:
         base_params = []
@@ -191,6 +233,9 @@ def _analyze(args) -> None:
         title=f"interjax analysis of {args.checkpoints}",
         iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
         tol=args.tol,
+        q_ratio=args.q_ratio,
+        ratio=args.ratio,
+        same_sign=args.same_sign,
         quiet=args.quiet,
     )
     source.close()

@@ -76,12 +76,16 @@ def test_analyze_a_user_run(user_run):
         "2",
         "--baseline-steps",
         "50",
+        "--protocol",
+        "paper",
+        "--same-sign",
         "--quiet",
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((user_run / "out" / "summary.json").read_text())
     assert summary["steps"] == data.save_schedule(100, 4)
     assert summary["settings"]["n"] == 6 and summary["settings"]["num_baselines"] == 2
+    assert summary["settings"]["same_sign"] is True
     assert (user_run / "out" / "report.html").exists()
 
 
@@ -113,6 +117,18 @@ def test_analyze_a_user_run(user_run):
                 "9",
             ],
             "exceeds the 8 input features",
+        ),
+        (
+            [
+                "run/checkpoints",
+                "--model",
+                "usermodel:make_model",
+                "--data",
+                "data.npz",
+                "--tol",
+                "0",
+            ],
+            "--tol 0.0 is out of range: expected a relative gap > 0",
         ),
     ],
 )

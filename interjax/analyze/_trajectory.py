@@ -110,8 +110,12 @@ def trajectory(
     vb = evaluate(
         base_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
     )  # (K, B, N)
-    inter, sal, gap = fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
-    binter, bsal, bgap = fit_salient(vb, q_ratio, tol, max_iters, ratio, iterate_dtype)
+    # one batched solve for the target and the baselines: the solver's lanes stay busy
+    num = v.shape[0]
+    inter, sal, gap = fit_salient(
+        jnp.concatenate([v, vb]), q_ratio, tol, max_iters, ratio, iterate_dtype
+    )
+    (inter, binter), (sal, bsal), (gap, bgap) = (np.split(a, [num]) for a in (inter, sal, gap))
     gen = np.asarray(
         generalization_labels(
             sal,

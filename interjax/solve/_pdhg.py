@@ -56,6 +56,7 @@ __all__ = [
     "operator_step",
     "pdhg_init",
     "pdhg_solve",
+    "pdhg_solve_pool",
     "pdhg_update",
     "relative_gap",
     "step_size",
@@ -219,6 +220,99 @@ def pdhg_solve(
     return jax.lax.while_loop(
         cond, lambda s: pdhg_update(problem, s, eta, check_every), pdhg_init(problem, z, lam)
     )
+
+
+def pdhg_solve_pool(
+    build: Callable[[Any], tuple[Problem, Any, Any]],
+    data: Any,
+    *,
+    eta: float,
+    tol: float,
+    max_iters: int,
+    lanes: int,
+    check_every: int = 64,
+    tail_lanes: int | None = None,
+) -> tuple[Any, jax.Array, jax.Array, jax.Array]:
+    """Solve ``P`` independent problems on a pool of ``lanes`` vmapped solver lanes.
+
+    A plain ``vmap`` of :func:`pdhg_solve` computes every sample until the slowest one has
+    converged (a batch of fits costs ``B · max_i iterations_i``). Here each lane takes the next
+    problem from the queue as soon as its own has converged (or reached ``max_iters``), so the
+    cost is about ``Σ_i iterations_i / lanes`` plus the tail of the last problems. Once the
+    queue is empty and at most ``tail_lanes`` (default ``lanes // 8``) problems are still
+    running, they move to a narrower pool, so a few slow fits at the end do not keep all lanes
+    busy. A lane's iterates never see another lane's: each problem takes the iterations it would
+    take alone.
+
+    Args:
+      build: ``data_i -> (problem, z0, λ0)`` for one problem (traced under vmap).
+      data: pytree whose leaves have a leading axis ``P`` (e.g. ``(v, τ)``).
+      lanes: pool width (clipped to ``P``).
+
+    Returns:
+      ``(best_z, best_objective, best_lower, iterations)``, each with leading axis ``P``.
+    """
+    num = jax.tree.leaves(data)[0].shape[0]
+    lanes = max(1, min(lanes, num))
+    tail = lanes // 8 if tail_lanes is None else min(tail_lanes, lanes)
+
+    def init_lane(i):
+        problem, z, lam = build(_tmap(lambda a: a[i], data))
+        return pdhg_init(problem, z, lam)
+
+    def update_lane(i, state):
+        problem, _, _ = build(_tmap(lambda a: a[i], data))
+        return pdhg_update(problem, state, eta, check_every)
+
+    def body(carry):
+        states, lane_index, next_problem, results, finished_count = carry
+        states = jax.vmap(update_lane)(jnp.minimum(lane_index, num - 1), states)
+        gap = relative_gap(states.best_objective, states.best_lower)
+        finished = ((gap <= tol) | (states.iteration >= max_iters)) & (lane_index < num)
+        out = jnp.where(finished, lane_index, num)  # index num: dropped
+        got = (states.best_z, states.best_objective, states.best_lower, states.iteration)
+        results = _tmap(lambda r, g: r.at[out].set(g, mode="drop"), results, got)
+        fresh_index = jnp.where(
+            finished, jnp.minimum(next_problem + jnp.cumsum(finished) - 1, num), lane_index
+        )
+
+        def refill(states):
+            fresh = jax.vmap(init_lane)(jnp.minimum(fresh_index, num - 1))
+
+            def pick(f, s):
+                return jnp.where(finished.reshape(-1, *([1] * (s.ndim - 1))), f, s)
+
+            return _tmap(pick, fresh, states)
+
+        states = jax.lax.cond(finished.any(), refill, lambda s: s, states)
+        count = finished.sum()
+        return states, fresh_index, next_problem + count, results, finished_count + count
+
+    def running(carry, width):
+        _, lane_index, next_problem, _, finished_count = carry
+        busy = (lane_index < num).sum()
+        return (finished_count < num) & ((next_problem < num) | (busy > width))
+
+    states = jax.vmap(init_lane)(jnp.arange(lanes))
+    results = (
+        _tmap(lambda a: jnp.zeros((num, *a.shape[1:]), a.dtype), states.best_z),
+        jnp.zeros((num,), states.best_objective.dtype),
+        jnp.zeros((num,), states.best_lower.dtype),
+        jnp.zeros((num,), states.iteration.dtype),
+    )
+    carry = (states, jnp.arange(lanes), jnp.asarray(lanes), results, jnp.asarray(0))
+    if 0 < tail < lanes:
+        carry = jax.lax.while_loop(lambda c: running(c, tail), body, carry)
+        states, lane_index, next_problem, results, finished_count = carry
+        keep = jnp.argsort(lane_index >= num, stable=True)[:tail]  # running lanes first
+        carry = (
+            _tmap(lambda a: a[keep], states),
+            lane_index[keep],
+            next_problem,
+            results,
+            finished_count,
+        )
+    return jax.lax.while_loop(lambda c: c[-1] < num, body, carry)[3]
 
 
 # -- the single-model AND-OR problem ---------------------------------------------------------

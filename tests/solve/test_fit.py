@@ -1,5 +1,6 @@
 """The AND-OR extraction against an independent LP solver (HiGHS) and planted models."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -7,6 +8,7 @@ import pytest
 
 import interjax as ij
 from interjax.solve._highs import solve_lp_highs
+from interjax.solve._pdhg import and_or_problem, pdhg_solve, pdhg_solve_pool, step_size
 from interjax.solve._sgd import default_sgd, sgd_solve
 
 N_PLAYERS = 6
@@ -92,6 +94,54 @@ def test_batched_equals_one_at_a_time(batch, fit):
     assert one.objective.shape == ()
 
 
+@pytest.fixture(scope="module")
+def unpooled(batch):
+    """Each fit of the batch alone (vmapped ``pdhg_solve``: a converged fit stops changing),
+    to the default cap and to a cap of 640 iterations that some fits reach unconverged."""
+    flat = jnp.asarray(batch[0])
+    tau = 0.02 * jnp.abs(flat[:, -1] - flat[:, 0])
+
+    def run(max_iters):
+        def one(v, t):
+            problem, z, lam = and_or_problem(v, t)
+            s = pdhg_solve(problem, z, lam, eta=step_size(6), tol=1e-3, max_iters=max_iters)
+            return s.best_z, s.best_objective, s.best_lower, s.iteration
+
+        return jax.jit(jax.vmap(one))(flat, tau)
+
+    return flat, tau, {m: run(m) for m in (20_000, 640)}
+
+
+@pytest.mark.parametrize(("lanes", "tail_lanes", "max_iters"), [(2, 0, 640), (4, 1, 20_000)])
+def test_solver_pool_gives_each_fit_its_own_iterations(unpooled, lanes, tail_lanes, max_iters):
+    """Lanes take the next fit of the queue when theirs stops, and the last running fits move
+    to a narrower pool; no fit's iterations or result may change."""
+    flat, tau, alone = unpooled
+    want = alone[max_iters]
+    assert len(set(np.asarray(want[3]).tolist())) > 1  # the fits stop at different times
+    if max_iters == 640:
+        assert (want[3] == 640).any() and (want[3] < 640).any()
+    got = pdhg_solve_pool(
+        lambda d: and_or_problem(*d),
+        (flat, tau),
+        eta=step_size(N_PLAYERS),
+        tol=1e-3,
+        max_iters=max_iters,
+        lanes=lanes,
+        tail_lanes=tail_lanes,
+    )
+    np.testing.assert_array_equal(got[3], want[3])
+    for g, w in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_pool_width_does_not_change_fits(batch, fit):
+    pooled = ij.fit_and_or(jnp.asarray(batch[0]), q_ratio=0.02, lanes=2)
+    np.testing.assert_array_equal(pooled.iterations, fit.iterations)
+    np.testing.assert_allclose(pooled.and_, fit.and_, atol=1e-12)
+    np.testing.assert_allclose(pooled.or_, fit.or_, atol=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_planted_model_recovered_exactly(seed):
     v, a, o = planted(seed + 10)
@@ -173,6 +223,7 @@ def test_noise_floor_respected():
         (np.zeros(8), {"solver": "adam"}, "solver"),
         (np.zeros(8), {"fold": "all"}, "fold"),
         (np.zeros(8), {"max_iters": 0}, "max_iters"),
+        (np.zeros(8), {"lanes": 0}, "lanes"),
     ],
 )
 def test_bad_input(v, kwargs, match):
