@@ -6,8 +6,9 @@ A breast-cancer MLP is trained with optax while 20 Orbax checkpoints are saved (
 log-spaced later); 3 baselines are trained on half of the test split. The timed work is what
 `interjax analyze` does per run once the models exist: restore every checkpoint (read-only),
 evaluate all checkpoints × samples in one stacked sweep, fit the optimal AND-OR split of every
-(checkpoint, sample) in one batched solve, select the salient sets and label them against the
-baselines. It reports the first call (with compilation) and a second, steady call (the
+(checkpoint, sample) and of every (baseline, sample) in one batched solve (a pool of vmapped
+lanes, each taking the next fit when its own converges), select the salient sets and label them
+against the baselines. It reports the first call (with compilation) and a second, steady call (the
 analysis' certified gap of 1e-2 by default), and checks that the second call did not recompile
 the sweep.
 """
