@@ -169,3 +169,69 @@ def test_watch_yields_steps_of_a_run_in_progress(tmp_path):
     t.join()
     writer.close()
     assert seen == [0, 5]
+
+
+def test_linen_checkpoints_written_by_an_optax_loop(tmp_path):
+    """A Linen MLP trained with optax and saved by Orbax's own CheckpointManager (as a Linen
+    user's loop would) restores into the abstract variables from ``jax.eval_shape``, read-only,
+    and evaluates through ``from_linen`` like the live model."""
+    import flax.linen as linen
+    import optax
+    import orbax.checkpoint as ocp
+
+    class LinenMLP(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            return linen.Dense(2)(linen.relu(linen.Dense(16)(x)))
+
+    ds = data.breast_cancer()
+    net = LinenMLP()
+    variables = net.init(jax.random.key(0), ds.x_train[:1])
+    opt = optax.adam(1e-2)
+    opt_state = opt.init(variables)
+
+    @jax.jit
+    def update(variables, opt_state, x, y):
+        def loss(v):
+            return optax.softmax_cross_entropy_with_integer_labels(net.apply(v, x), y).mean()
+
+        grads = jax.grad(loss)(variables)
+        updates, opt_state = opt.update(grads, opt_state)
+        return optax.apply_updates(variables, updates), opt_state
+
+    root = tmp_path / "linen_ckpt"
+    saved = {}
+    with ocp.CheckpointManager(root, item_handlers=ocp.StandardCheckpointHandler()) as mgr:
+        for step in range(31):
+            if step % 15 == 0:
+                mgr.save(step, args=ocp.args.StandardSave(variables))
+                saved[step] = jax.tree.map(np.asarray, variables)
+            variables, opt_state = update(variables, opt_state, ds.x_train, ds.y_train)
+        mgr.wait_until_finished()
+    before = folder_hash(root)
+    abstract = jax.eval_shape(lambda: net.init(jax.random.key(0), ds.x_train[:1]))
+    with orbax_source(root, abstract=abstract) as src:
+        steps, params = src.restore_many()
+    assert steps == [0, 15, 30]
+    for step, p in zip(steps, params, strict=True):
+        jax.tree.map(np.testing.assert_array_equal, p, saved[step])
+    players = ij.Players.features(6, num_features=30)
+    out = ij.log_odds(target=int(ds.y_test[0]))
+    restored = ij.evaluate(ij.from_linen(net.apply, params[-1], out), ds.x_test[0], players)
+    live = ij.evaluate(ij.from_linen(net.apply, saved[30], out), ds.x_test[0], players)
+    np.testing.assert_array_equal(restored, live)
+
+    class Wider(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            return linen.Dense(2)(linen.relu(linen.Dense(32)(x)))
+
+    wrong = jax.eval_shape(lambda: Wider().init(jax.random.key(0), ds.x_train[:1]))
+    with (
+        orbax_source(root, abstract=wrong) as src,
+        pytest.raises(
+            CheckpointError, match=r"params/Dense_1/bias: model \(32,\) float32, checkpoint \(16,\)"
+        ),
+    ):
+        src.restore(0)
+    assert folder_hash(root) == before
