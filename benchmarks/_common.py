@@ -107,7 +107,17 @@ def machine_info(device_name: str | None) -> dict:
         "versions": {
             **{
                 p: _version(p)
-                for p in ("jax", "jaxlib", "flax", "numpy", "shapiq", "scipy", "highspy", "optax")
+                for p in (
+                    "jax",
+                    "jaxlib",
+                    "flax",
+                    "numpy",
+                    "shapiq",
+                    "shap",
+                    "scipy",
+                    "highspy",
+                    "optax",
+                )
             },
             "interjax": ij.__version__,
         },
@@ -124,3 +134,34 @@ def write_json(path: Path, obj) -> Path:
     tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
     tmp.replace(path)
     return path
+
+
+def result_row(
+    benchmark: str,
+    case: str,
+    interjax_s: float | None,
+    *,
+    peer: str | None = None,
+    peer_s: float | None = None,
+    quality: str | None = None,
+    note: str | None = None,
+) -> dict:
+    """One line of ``benchmarks/RESULTS.md``, stored in the benchmark's JSON under ``"rows"``.
+
+    ``interjax_s`` and ``peer_s`` are steady-state medians in seconds (``None`` when not run);
+    ``ratio = peer_s / interjax_s`` (> 1: interjax faster) is computed here so that the table
+    holds only numbers the JSON holds. ``quality`` says how the results compare (e.g. "values
+    agree to 7e-15", "objective 1.43x the optimum"); ``note`` says why a peer is missing or
+    capped, or anything a reader must know.
+    """
+    ratio = peer_s / interjax_s if peer_s is not None and interjax_s else None
+    return {
+        "benchmark": benchmark,
+        "case": case,
+        "interjax_s": interjax_s,
+        "peer": peer,
+        "peer_s": peer_s,
+        "ratio": ratio,
+        "quality": quality,
+        "note": note,
+    }

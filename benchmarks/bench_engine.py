@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     machine_info,
     median,
+    result_row,
     round_ratios,
     time_interleaved,
 )
@@ -545,6 +546,56 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def rows(result: dict) -> list[dict]:
+    """The results-table lines of this benchmark (see ``_common.result_row``)."""
+    out = []
+    for r in result.get("sweep", {}).get("per_n", []):
+        t = r["timings"]
+        out.append(
+            result_row(
+                "masked sweep vs raw forward",
+                f"n={r['n']}",
+                t["evaluate"]["median_s"],
+                peer="one jitted forward over the 2^n prebuilt masked inputs",
+                peer_s=t["raw_forward"]["median_s"],
+                quality=f"values differ by {r['max_abs_diff_evaluate_vs_raw']:.0e}",
+                note=f"ratio = efficiency (goal >= 0.95); evaluate compile "
+                f"{t['evaluate']['compile_s']:.2f} s",
+            )
+        )
+    for r in result.get("vs_shapiq", {}).get("per_n", []):
+        sq, ag = r["shapiq"], r.get("agreement") or {}
+        measured = sq.get("status") == "measured"
+        out.append(
+            result_row(
+                "exact Moebius + Shapley vs shapiq ExactComputer",
+                f"n={r['n']}",
+                r["interjax"]["median_s"],
+                peer="shapiq ExactComputer (Moebius, SV)",
+                peer_s=sq.get("median_s") if measured else None,
+                quality=(
+                    f"Moebius agree to {ag['max_abs_diff_moebius']:.0e}, Shapley to "
+                    f"{ag['max_abs_diff_shapley']:.0e}"
+                    if ag
+                    else None
+                ),
+                note=None if measured else f"shapiq {sq.get('status')}",
+            )
+        )
+    ps = result.get("per_sample")
+    if ps:
+        out.append(
+            result_row(
+                "evaluate + AND + OR + Shapley per sample",
+                f"n={ps['n']}, one sample",
+                ps["single_s_per_sample"],
+                note=f"batch of {ps['batch']}: {ps['batch_s_per_sample']:.3f} s per sample; "
+                "goal <= 2 s",
+            )
+        )
+    return out
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
@@ -699,6 +750,7 @@ def main(argv=None) -> dict:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"bench_engine_{jax.default_backend()}{'_quick' if quick else ''}"
+    result["rows"] = rows(result)
     _write_atomic(args.out / f"{stem}.json", json.dumps(result, indent=1))
     _write_atomic(args.out / f"{stem}.md", table + "\n")
     print(f"wrote {args.out / stem}.json and .md (total {result['total_wall_s']:.0f} s)")

@@ -1,6 +1,7 @@
 """The ``interjax`` command line.
 
     interjax demo [--out DIR] [--quiet] [--only explain|analysis]
+    interjax bench [--quick] [--out DIR] [--only NAME ...] [--device-name TEXT]
     interjax analyze CKPT_DIR --model module:factory --data data.npz --out DIR
                      [--baselines K | --baseline-dirs DIR ...] [--protocol cross_fit|paper]
                      [--players N] [--samples S] [--tol T] [--q-ratio Q] [--ratio R]
@@ -92,7 +93,39 @@ def _parser() -> argparse.ArgumentParser:
         help="a baseline must also agree on the sign for an interaction to be generalizable",
     )
     an.add_argument("--quiet", action="store_true")
+    bench = sub.add_parser(
+        "bench", help="the benchmark suite (benchmarks/suite.py of a source checkout)"
+    )
+    bench.add_argument("--quick", action="store_true", help="reduced set, < 10 min on 2 cores")
+    bench.add_argument("--out", default=None, help="folder for the JSON results")
+    bench.add_argument("--only", nargs="+", default=None, help="benchmarks to run (by name)")
+    bench.add_argument("--device-name", default=None, help="free text naming the machine")
     return p
+
+
+def _bench_suite() -> Path:
+    """``benchmarks/suite.py`` of the source checkout interjax runs from (or of the current
+    folder): the benchmarks are scripts outside the package."""
+    here = Path(__file__).resolve().parent.parent / "benchmarks" / "suite.py"
+    for candidate in (here, Path.cwd() / "benchmarks" / "suite.py"):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(
+        "interjax bench runs benchmarks/suite.py of a source checkout, and none was found next "
+        f"to the package or in {Path.cwd()}; clone the repository, `pip install -e '.[bench]'` "
+        "there and run `interjax bench` from it."
+    )
+
+
+def _bench(args) -> int:
+    import subprocess
+
+    cmd = [sys.executable, str(_bench_suite())]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["--out", str(Path(args.out).absolute())] if args.out else []
+    cmd += ["--only", *args.only] if args.only else []
+    cmd += ["--device-name", args.device_name] if args.device_name else []
+    return subprocess.run(cmd).returncode
 
 
 def _load_factory(spec: str):
@@ -263,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_tasks(Path(args.out) / "analysis", seed=args.seed, quiet=args.quiet)
         elif args.command == "analyze":
             _analyze(args)
+        elif args.command == "bench":
+            return _bench(args)
     except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
         print(f"interjax {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -12,6 +12,8 @@ Any ``optax.GradientTransformation`` can replace the schedule (``optimizer=``).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -21,8 +23,12 @@ from interjax.solve._operators import operators
 __all__ = ["default_sgd", "sgd_solve"]
 
 
+@functools.cache
 def default_sgd(learning_rate: float, num_steps: int) -> optax.GradientTransformation:
-    """SGD, momentum 0.9, learning rate ``lr · 10^{-t/num_steps}`` (a tenth at the end)."""
+    """SGD, momentum 0.9, learning rate ``lr · 10^{-t/num_steps}`` (a tenth at the end).
+
+    Cached: the optimizer is a static argument of the compiled solve, so the same settings must
+    give the same object, or every call would compile again."""
     schedule = optax.exponential_decay(learning_rate, transition_steps=num_steps, decay_rate=0.1)
     return optax.sgd(schedule, momentum=0.9)
 

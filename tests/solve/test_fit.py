@@ -246,3 +246,13 @@ def test_float32_iterates_keep_a_valid_certificate(batch):
     assert np.all(obj >= optima * (1 - 1e-9)) and np.all(low <= optima * (1 + 1e-9))
     np.testing.assert_array_less(obj, optima * 1.01)
     assert np.asarray(ij.matching_error(v, fit.and_, fit.or_, fit.q)).max() < 1e-10
+
+
+def test_sgd_schedule_compiles_once_per_setting(batch):
+    from interjax.solve._fit import _solve_sgd
+
+    v = jnp.asarray(batch[0][:2])
+    ij.fit_and_or(v, solver="sgd", num_steps=50, learning_rate=3e-5)
+    size = _solve_sgd._cache_size()
+    ij.fit_and_or(v * 2, solver="sgd", num_steps=50, learning_rate=3e-5)
+    assert _solve_sgd._cache_size() == size

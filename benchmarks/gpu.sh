@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The benchmark suite on an accelerator, as one command (about 10 minutes on an H100/H200).
+#
+#   benchmarks/gpu.sh ["DEVICE NAME"]
+#
+# Needs interjax installed with the benchmark peers (`pip install -e '.[bench]'`) and a JAX that
+# sees the GPU (jax[cuda12]). Writes the JSON files and RESULTS.md into benchmarks/results/gpu
+# (or $OUT_DIR), each JSON naming the device; the sweep goes up to n = 24, the scaling curve of
+# the MLP to n = 24. Stops at once, with a message, when JAX sees only the CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+"$PY" - <<'PYEOF'
+import sys, jax
+if jax.default_backend() == "cpu":
+    sys.exit("gpu.sh: JAX sees only the CPU (jax.devices() = %s); install jax[cuda12] "
+             "or run benchmarks/suite.py on this machine instead" % jax.devices())
+print("accelerator:", jax.devices())
+PYEOF
+NAME=${1:-$("$PY" -c "import jax; print(jax.devices()[0].device_kind)")}
+export PYTHONUNBUFFERED=1
+exec "$PY" benchmarks/suite.py --gpu --out "${OUT_DIR:-benchmarks/results/gpu}" \
+  --device-name "$NAME" --timeout "${STEP_TIMEOUT:-240}"
