@@ -579,7 +579,14 @@ def rows(result: dict) -> list[dict]:
                     if ag
                     else None
                 ),
-                note=None if measured else f"shapiq {sq.get('status')}",
+                note=None
+                if measured
+                else f"shapiq {sq.get('status')} (cap {result['vs_shapiq'].get('cap_s')} s"
+                + (
+                    f"; estimated {r['shapiq_estimated_s']:.0f} s from smaller n)"
+                    if r.get("shapiq_estimated_s")
+                    else ")"
+                ),
             )
         )
     ps = result.get("per_sample")

@@ -194,7 +194,7 @@ def rows(results) -> list[dict]:
     for r in results["runs"]:
         o, case = r["optimal"], f"n={r['n']}, batch {r['batch']}"
         gap = f"certified gap <= {max(o['relative_gap']):.0e}"
-        if "highs" in r:
+        if r.get("highs", {}).get("seconds"):
             out.append(
                 result_row(
                     "AND-OR split vs HiGHS (LP optimum)",

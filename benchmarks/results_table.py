@@ -62,6 +62,11 @@ def _cell(x) -> str:
     return "" if x is None else str(x).replace("|", "/").replace("\n", " ")
 
 
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(HERE)) if path.is_relative_to(HERE) else str(path)
+
+
 def section(path: Path, data: dict, rows: list[dict]) -> str:
     m = data.get("machine", {})
     where = m.get("device_name") or m.get("jax_device_kind") or "unnamed machine"
@@ -70,7 +75,7 @@ def section(path: Path, data: dict, rows: list[dict]) -> str:
     lines = [
         f"### {rows[0]['benchmark']}" if len({r["benchmark"] for r in rows}) == 1 else "###",
         "",
-        f"`results/{path.name}`: {where}; JAX backend {m.get('jax_backend', '?')} "
+        f"`{_shown(path)}`: {where}; JAX backend {m.get('jax_backend', '?')} "
         f"({len(m.get('jax_devices', []))} device(s)); commit {commit}{dirty}; "
         f"started {m.get('started', '?')}; load average at start "
         f"{_num((m.get('load_average_at_start') or [None])[0], 2)}.",
@@ -108,7 +113,14 @@ def build(results: Path) -> str:
     parts = [INTRO]
     if (results / "suite.json").exists():
         parts.append(suite_section(json.loads((results / "suite.json").read_text())))
-    for path in sorted(results.glob("*.json")):
+    # this folder's files, then those of its sub-folders of special runs (e.g. solver_n16);
+    # quick/ and gpu/ hold whole suite runs with their own table
+    paths = sorted(results.glob("*.json")) + sorted(
+        p
+        for p in results.glob("*/bench_*.json")
+        if p.parent.name not in ("quick", "gpu") and not (p.parent / "suite.json").exists()
+    )
+    for path in paths:
         data = json.loads(path.read_text())
         rows = rows_of(path, data)
         if rows:

@@ -29,7 +29,26 @@ HERE = Path(__file__).resolve().parent
 
 # name: (script, quick arguments, full arguments)
 STEPS: dict[str, tuple[str, list[str], list[str]]] = {
-    "engine": ("bench_engine.py", ["--quick"], []),
+    "engine": (
+        "bench_engine.py",
+        ["--quick"],
+        [
+            "--ns",
+            "12",
+            "14",
+            "16",
+            "18",
+            "20",
+            "22",
+            "--shapiq-ns",
+            "8",
+            "10",
+            "12",
+            "14",
+            "16",
+            "18",
+        ],
+    ),
     "shap": ("bench_shap.py", ["--quick"], []),
     "dense": ("bench_dense.py", ["--quick"], []),
     "solver": ("bench_solver.py", ["--quick"], []),
