@@ -38,3 +38,17 @@ def test_committed_table_is_regenerated_from_the_committed_json():
 def test_every_result_file_carries_its_rows():
     for path in (ROOT / "benchmarks" / "results").rglob("bench_*.json"):
         assert "rows" in json.loads(path.read_text()), path
+
+
+def test_interjax_bench_refuses_an_unknown_benchmark_before_running_any():
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "interjax.cli", "bench", "--only", "nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "invalid choice: 'nosuch'" in proc.stderr and "Traceback" not in proc.stderr
