@@ -56,9 +56,23 @@ def _result_dtype():
 
 @functools.partial(
     jax.jit,
-    static_argnames=("players", "chunk_size", "batched", "baseline_per_sample", "mesh"),
+    static_argnames=(
+        "players",
+        "chunk_size",
+        "batched",
+        "baseline_per_sample",
+        "mesh",
+        "output_kind",
+    ),
 )
-def _sweep(model, x, baseline, *, players, chunk_size, batched, baseline_per_sample, mesh):
+def _sweep(
+    model, x, baseline, *, players, chunk_size, batched, baseline_per_sample, mesh, output_kind
+):
+    # output_kind: the value function's class and static parts, an explicit part of the compile
+    # cache key. The pytree structure of ``model.output`` already holds them; twice in CI runs
+    # under xdist a sweep nevertheless returned another value function's values (not reproduced
+    # alone, cause not found), so they are keyed explicitly as well.
+    del output_kind
     input_shape = x.shape[1:] if batched else x.shape
     emap = players.element_map(input_shape)
     n, keep_bg = players.n, players.background == "keep"
@@ -234,10 +248,16 @@ def evaluate(
         batched=bool(batched),
         baseline_per_sample=per_sample,
         mesh=mesh,
+        output_kind=_output_kind(model.output),
     )
     if check_finite and not isinstance(v, jax.core.Tracer) and not bool(all_finite):
         _raise_if_not_finite(v, n)
     return v
+
+
+def _output_kind(output) -> tuple:
+    """Class and static parts of a value function (hashable)."""
+    return (type(output), getattr(output, "fn", None), getattr(output, "minus_empty", None))
 
 
 def _infer_batched(x, players: Players, output) -> bool:

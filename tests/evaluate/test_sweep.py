@@ -194,9 +194,9 @@ def test_nnx_new_checkpoint_same_architecture_does_not_retrace(x):
 
 
 def _sum_of_logits(o):
-    # module level on purpose: with a lambda here, one CI run under xdist read another test's
-    # lambda's values (not reproduced alone; suspected reuse of a collected lambda's id in a
-    # cache, under investigation)
+    # module level on purpose. Twice under xdist in CI this test read another value function's
+    # values (a lambda's once, log-odds for probability once; never reproduced alone): the
+    # sweep now also keys its compile cache on the value function's class (_sweep.output_kind)
     return o.sum()
 
 
