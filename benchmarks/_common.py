@@ -165,3 +165,24 @@ def result_row(
         "quality": quality,
         "note": note,
     }
+
+
+def extrapolate_seconds(
+    measured: Sequence[tuple[int, float]],
+    n: int,
+    *,
+    default_growth: float,
+    min_growth: float = 2.0,
+    max_growth: float = float("inf"),
+) -> float | None:
+    """A peer's time at ``n`` from its measured ``(n, seconds)``: growth per player from the
+    last two points, clamped to ``[min_growth, max_growth]``, or ``default_growth`` from one
+    point; ``None`` with none (used to skip runs over a time cap)."""
+    if not measured:
+        return None
+    n1, t1 = measured[-1]
+    growth = default_growth
+    if len(measured) >= 2:
+        n0, t0 = measured[-2]
+        growth = min(max((t1 / t0) ** (1.0 / (n1 - n0)), min_growth), max_growth)
+    return t1 * growth ** (n - n1)

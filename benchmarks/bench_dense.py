@@ -71,6 +71,7 @@ from flax import nnx  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     call_seconds,
+    extrapolate_seconds,
     machine_info,
     result_row,
     round_ratios,
@@ -146,29 +147,16 @@ def check_dense_matrices(n: int = 4, seed: int = 0) -> dict:
 def dense_sgd(a, o, v, tau, *, optimizer: optax.GradientTransformation, num_steps: int):
     """The lab's loop on dense matrices: ``(v_and, v_or, objective, objective history)``.
 
-    Same steps as ``interjax.solve._sgd.sgd_solve``, with ``A @`` and ``O @`` (and, in the
-    gradient, their transposes) in place of the butterflies; everything in ``v``'s dtype.
+    interjax's ``sgd_solve`` (the same steps) with ``A @`` and ``O @`` in place of the
+    butterflies; everything in ``v``'s dtype.
     """
-
-    def loss(params):
-        gamma, q = params
-        h = 0.5 * (v + q)
-        return jnp.abs(a @ (h + gamma)).sum() + jnp.abs(o @ (h - gamma)).sum()
-
-    params = (jnp.zeros_like(v), jnp.zeros_like(v))
-    opt_state = optimizer.init(params)
-
-    def step(carry, _):
-        params, opt_state = carry
-        value, grads = jax.value_and_grad(loss)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        gamma, q = optax.apply_updates(params, updates)
-        return ((gamma, jnp.clip(q, -tau, tau)), opt_state), value
-
-    (params, _), history = jax.lax.scan(step, (params, opt_state), None, length=num_steps)
-    gamma, q = params
-    h = 0.5 * (v + q)
-    p, r = h + gamma, h - gamma
+    p, r, _, history = sgd_solve(
+        v,
+        tau,
+        optimizer=optimizer,
+        num_steps=num_steps,
+        transforms=(lambda x: a @ x, lambda x: o @ x),
+    )
     return p, r, jnp.abs(a @ p).sum() + jnp.abs(o @ r).sum(), history
 
 
@@ -215,14 +203,7 @@ def make_values_fn(train_steps: int, sample: int):
 def _estimate(measured: list[tuple[int, float]], n: int) -> float | None:
     """Dense run time at n: growth per player from the last two measured n, clamped to 2x-4x
     (the work is 4^n per step; small n are overhead-bound); 4x per player from one point."""
-    if not measured:
-        return None
-    n1, t1 = measured[-1]
-    growth = 4.0
-    if len(measured) >= 2:
-        n0, t0 = measured[-2]
-        growth = min(max((t1 / t0) ** (1.0 / (n1 - n0)), 2.0), 4.0)
-    return t1 * growth ** (n - n1)
+    return extrapolate_seconds(measured, n, default_growth=4.0, max_growth=4.0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from flax import nnx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    extrapolate_seconds,
     machine_info,
     median,
     result_row,
@@ -360,16 +361,9 @@ def bench_vs_shapiq(x, y, ns, repeats, shapiq_repeats, cap_s, budget_s, alt_chun
 
 
 def _estimate(measured: list[tuple[int, float]], n: int) -> float | None:
-    """shapiq time at n from the trend: growth per player from the last two runs, else 3x
-    (its Möbius transform is a Python loop over 3**n pairs)."""
-    if not measured:
-        return None
-    n1, t1 = measured[-1]
-    growth = 3.0
-    if len(measured) >= 2:
-        n0, t0 = measured[-2]
-        growth = max((t1 / t0) ** (1.0 / (n1 - n0)), 2.0)
-    return t1 * growth ** (n - n1)
+    """shapiq time at n from the trend: growth per player from the last two runs (at least 2x),
+    else 3x (its Möbius transform is a Python loop over 3**n pairs)."""
+    return extrapolate_seconds(measured, n, default_growth=3.0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from flax import nnx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    extrapolate_seconds,
     machine_info,
     result_row,
     round_ratios,
@@ -132,14 +133,7 @@ def make_shap_model(model, x, n):
 def _estimate(measured: list[tuple[int, float]], n: int) -> float | None:
     """shap's time at n from the last two measured n (growth per player, at least 2x: it
     evaluates 2**n masks), else 2x per player from the last one."""
-    if not measured:
-        return None
-    n1, t1 = measured[-1]
-    growth = 2.0
-    if len(measured) >= 2:
-        n0, t0 = measured[-2]
-        growth = max((t1 / t0) ** (1.0 / (n1 - n0)), 2.0)
-    return t1 * growth ** (n - n1)
+    return extrapolate_seconds(measured, n, default_growth=2.0)
 
 
 def bench(x, y, ns, repeats, cap_s) -> tuple[list[dict], list[dict]]:

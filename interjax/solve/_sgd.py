@@ -33,19 +33,24 @@ def default_sgd(learning_rate: float, num_steps: int) -> optax.GradientTransform
     return optax.sgd(schedule, momentum=0.9)
 
 
-def sgd_solve(v, tau, *, optimizer: optax.GradientTransformation, num_steps: int):
+def sgd_solve(v, tau, *, optimizer: optax.GradientTransformation, num_steps: int, transforms=None):
     """Minimize ``‖M(½(v+q)+γ)‖₁ + ‖O(½(v+q)-γ)‖₁`` over ``γ`` and ``|q| ≤ τ``; one sample.
+
+    ``transforms = (M, O)`` replaces the butterflies (default), e.g. by dense matrix products
+    to reproduce the lab's formulation (``benchmarks/bench_dense.py``).
 
     Returns ``(p, r, q, objective_history)`` with ``p = v_and``, ``r = v_or``; the history holds
     the objective at every step (for tests of the schedule).
     """
-    n = v.shape[-1].bit_length() - 1
-    op = operators(n)
+    if transforms is None:
+        op = operators(v.shape[-1].bit_length() - 1)
+        transforms = (op.M, op.O)
+    and_transform, or_transform = transforms
 
     def loss(params):
         gamma, q = params
         h = 0.5 * (v + q)
-        return jnp.abs(op.M(h + gamma)).sum() + jnp.abs(op.O(h - gamma)).sum()
+        return jnp.abs(and_transform(h + gamma)).sum() + jnp.abs(or_transform(h - gamma)).sum()
 
     params = (jnp.zeros_like(v), jnp.zeros_like(v))
     opt_state = optimizer.init(params)
