@@ -35,6 +35,18 @@ class Model:
         axis of size P (several checkpoints or models evaluated in one compiled program).
       output: value function (see :mod:`interjax.evaluate._values`).
       num_stacked: 0 for one parameter set, else the size of the stacked leading axis.
+
+    Build one with :func:`from_nnx`, :func:`from_linen` or :func:`from_fn`; ``apply`` maps a
+    batch of masked inputs ``(C, *input_shape)`` to outputs ``(C, ...)`` (METHOD.md §1).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> m = ij.from_fn(lambda p, x: x @ p, jnp.ones((2, 2)), output=ij.logit(target=0))
+      >>> type(m).__name__, m.num_stacked, m.params.shape
+      ('Model', 0, (2, 2))
+      >>> m2 = m.with_params(2 * jnp.ones((2, 2)))  # same apply: reuses the compiled sweep
+      >>> ij.evaluate(m2, jnp.array([1.0, 3.0]), ij.Players.features(2)).tolist()
+      [0.0, 2.0, 6.0, 8.0]
     """
 
     apply: Callable = dataclasses.field(metadata={"static": True})
@@ -110,14 +122,49 @@ class _LinenApply:
 
 
 def from_linen(apply_fn: Callable, variables, output: ValueFn) -> Model:
-    """Wrap a Flax Linen ``apply_fn(variables, x)`` (e.g. ``module.apply``) with its variables."""
+    """Wrap a Flax Linen ``apply_fn(variables, x)`` (e.g. ``module.apply``) with its variables.
+
+    Args:
+      apply_fn: maps ``variables`` and a batch ``(C, *input_shape)`` to outputs ``(C, ...)``.
+      variables: the Linen variable dict (data: a new checkpoint reuses the compiled sweep).
+      output: value function, e.g. ``ij.log_odds(target=y)`` (METHOD.md §1).
+
+    Returns:
+      :class:`Model`.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> import flax.linen as nn
+      >>> net = nn.Dense(2, use_bias=False)
+      >>> variables = {"params": {"kernel": jnp.array([[0.0, 1.0], [0.0, 2.0]])}}
+      >>> m = ij.from_linen(net.apply, variables, output=ij.log_odds(target=1))
+      >>> ij.evaluate(m, jnp.array([1.0, 1.0]), ij.Players.features(2)).tolist()
+      [0.0, 1.0, 2.0, 3.0]
+    """
     if not callable(apply_fn):
         raise TypeError("from_linen expects apply_fn, e.g. module.apply")
     return Model(_LinenApply(apply_fn), variables, as_value_fn(output))
 
 
 def from_fn(fn: Callable, params, output: ValueFn) -> Model:
-    """Wrap any pure ``fn(params, x_batch) -> outputs``; pass the same ``fn`` to reuse compiles."""
+    """Wrap any pure ``fn(params, x_batch) -> outputs``; pass the same ``fn`` to reuse compiles.
+
+    Args:
+      fn: maps ``params`` and a batch ``(C, *input_shape)`` to outputs ``(C, ...)`` (logits
+        ``(C, K)`` for the class value functions). Static: its hash keys the compile cache.
+      params: any parameter pytree (data).
+      output: value function, e.g. ``ij.log_odds(target=y)``, or any ``f(output) -> scalar``
+        (METHOD.md §1).
+
+    Returns:
+      :class:`Model`.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> m = ij.from_fn(lambda p, x: x @ p, jnp.eye(2), output=ij.logit(target=1))
+      >>> ij.evaluate(m, jnp.array([3.0, 5.0]), ij.Players.features(2)).tolist()
+      [0.0, 0.0, 5.0, 5.0]
+    """
     if not callable(fn):
         raise TypeError("from_fn expects a callable fn(params, x)")
     return Model(fn, params, as_value_fn(output))
@@ -127,7 +174,18 @@ def stack_models(models: Sequence[Model] | Model, params_list: Sequence[Any] | N
     """Stack several parameter sets of one architecture on a leading axis.
 
     ``stack_models([m1, m2, m3])`` or ``stack_models(m, [p1, p2, p3])``; evaluating the result
-    gives values of shape ``(P, 2**n)`` (or ``(P, B, 2**n)``) from one compiled program.
+    gives values of shape ``(P, 2**n)`` (or ``(P, B, 2**n)``) from one compiled program, e.g.
+    the checkpoints of a target or the K baselines of METHOD.md §4. Every leaf of the stacked
+    params gets a leading axis of size ``P``; all sets must share one tree structure.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> m = ij.from_fn(lambda p, x: x @ p, jnp.eye(2), output=ij.logit(target=1))
+      >>> s = ij.stack_models(m, [jnp.eye(2), 2 * jnp.eye(2)])
+      >>> s.num_stacked, s.params.shape
+      (2, (2, 2, 2))
+      >>> ij.evaluate(s, jnp.array([3.0, 5.0]), ij.Players.features(2)).tolist()
+      [[0.0, 0.0, 5.0, 5.0], [0.0, 0.0, 10.0, 10.0]]
     """
     if isinstance(models, Model):
         if not params_list:

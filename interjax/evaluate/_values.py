@@ -74,7 +74,24 @@ def _others(logits, target):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LogOdds(_Targeted):
-    """``v = log p_y / (1 - p_y) = logit_y - logsumexp_{k≠y} logit_k`` (stable form)."""
+    """``v = log p_y / (1 - p_y) = logit_y - logsumexp_{k≠y} logit_k`` (stable form).
+
+    The default value of METHOD.md §1 (He et al. 2025, arXiv:2505.06993); build it with
+    :func:`log_odds`. Maps logits ``(K,)`` of one input to a scalar; for a one-logit binary model
+    (``K = 1``) class 1 reads ``z`` and class 0 ``-z``.
+
+    Attributes:
+      target: class index ``y``, an int or an int array ``(B,)`` (one per input of a batch).
+      minus_empty: subtract the value on the empty mask, ``v(T) - v(∅)`` (static).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> f = ij.log_odds(target=0)
+      >>> type(f).__name__, round(float(f(jnp.array([2.0, 0.0, 0.0]))), 6)  # 2 - log 2
+      ('LogOdds', 1.306853)
+      >>> float(ij.LogOdds(0)(jnp.array([1.5])))  # one logit z: class 0 reads -z
+      -1.5
+    """
 
     def __call__(self, logits):
         if logits.shape[-1] == 1:
@@ -85,7 +102,17 @@ class LogOdds(_Targeted):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Logit(_Targeted):
-    """``v = logit_y`` (for a one-logit binary model, ``±z``)."""
+    """``v = logit_y`` (for a one-logit binary model, ``±z``); METHOD.md §1 option.
+
+    Build it with :func:`logit`. Maps logits ``(K,)`` of one input to a scalar. Attributes
+    ``target`` and ``minus_empty`` as in :class:`LogOdds`.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> f = ij.logit(target=1)
+      >>> type(f).__name__, float(f(jnp.array([2.0, -1.0])))
+      ('Logit', -1.0)
+    """
 
     def __call__(self, logits):
         if logits.shape[-1] == 1:
@@ -96,7 +123,17 @@ class Logit(_Targeted):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Probability(_Targeted):
-    """``v = p_y = softmax(logits)_y`` (``sigmoid(±z)`` for a one-logit binary model)."""
+    """``v = p_y = softmax(logits)_y`` (``sigmoid(±z)`` for a one-logit binary model).
+
+    A METHOD.md §1 option; build it with :func:`probability`. Maps logits ``(K,)`` of one input
+    to a scalar in ``[0, 1]``. Attributes ``target`` and ``minus_empty`` as in :class:`LogOdds`.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> f = ij.probability(target=0)
+      >>> type(f).__name__, round(float(f(jnp.array([0.0, 0.0]))), 6)
+      ('Probability', 0.5)
+    """
 
     def __call__(self, logits):
         if logits.shape[-1] == 1:
@@ -127,12 +164,43 @@ def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
 
 
 def logit(target, *, minus_empty: bool = False) -> Logit:
-    """The raw logit of class ``target``."""
+    """The raw logit of class ``target``: ``v(x_T) = logit_y(x_T)`` (METHOD.md §1 option).
+
+    Args:
+      target: class index, an int or an int array ``(B,)`` (one per input of a batch).
+      minus_empty: subtract the value on the empty mask, ``v(T) - v(∅)``.
+
+    Returns:
+      :class:`Logit`, mapping logits ``(K,)`` of one input to a scalar (``±z`` for ``K = 1``).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> float(ij.logit(2)(jnp.array([0.5, 1.0, 3.0])))
+      3.0
+      >>> float(ij.logit(0)(jnp.array([1.5])))  # one-logit binary model: class 0 reads -z
+      -1.5
+    """
     return Logit(_as_target(target), minus_empty)
 
 
 def probability(target, *, minus_empty: bool = False) -> Probability:
-    """The softmax probability of class ``target``."""
+    """The softmax probability of class ``target``: ``v(x_T) = p_y(x_T)`` (METHOD.md §1 option).
+
+    Args:
+      target: class index, an int or an int array ``(B,)`` (one per input of a batch).
+      minus_empty: subtract the value on the empty mask, ``v(T) - v(∅)``.
+
+    Returns:
+      :class:`Probability`, mapping logits ``(K,)`` of one input to a scalar
+      (``sigmoid(±z)`` for ``K = 1``).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> round(float(ij.probability(1)(jnp.array([0.0, jnp.log(3.0)]))), 6)  # 3 / (1 + 3)
+      0.75
+      >>> float(ij.probability(1)(jnp.array([0.0])))  # one logit z: sigmoid(z)
+      0.5
+    """
     return Probability(_as_target(target), minus_empty)
 
 

@@ -27,7 +27,20 @@ def mean_baseline(reference, axis: int = 0) -> jnp.ndarray:
 
 
 def token_baseline(embedding_table, token_id: int) -> jnp.ndarray:
-    """The embedding row of a mask or pad token, shape ``(D,)``, to mask token players."""
+    """The embedding row of a mask or pad token, ``b = E[token_id]``, to mask token players.
+
+    Args:
+      embedding_table: ``(vocab, D)`` embedding matrix.
+      token_id: row to take, in ``[0, vocab)``.
+
+    Returns:
+      ``(D,)`` baseline that broadcasts over an ``(L, D)`` embedded sequence (METHOD.md §1).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> ij.token_baseline(jnp.arange(6.0).reshape(3, 2), token_id=2).tolist()
+      [4.0, 5.0]
+    """
     table = jnp.asarray(embedding_table)
     if table.ndim != 2:
         raise ValueError(f"embedding_table must be (vocab, D), got shape {table.shape}")

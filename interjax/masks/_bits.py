@@ -48,7 +48,19 @@ def keep_bits(ids: jnp.ndarray, n: int) -> jnp.ndarray:
 
 
 def orders(n: int) -> np.ndarray:
-    """``|S|`` for every coalition index ``S`` in bitmask order, shape ``(2**n,)``, int."""
+    """``|S|`` (the order) for every coalition index ``S`` in bitmask order (METHOD.md §1, §3).
+
+    Args:
+      n: number of players.
+
+    Returns:
+      ``(2**n,)`` int64 array, ``orders(n)[S] = popcount(S)``, computed on the host.
+
+    Example:
+      >>> import interjax as ij
+      >>> ij.orders(3).tolist()
+      [0, 1, 1, 2, 1, 2, 2, 3]
+    """
     idx = np.arange(2**n, dtype=np.int64)
     counts = np.zeros(2**n, dtype=np.int64)
     for i in range(n):
@@ -78,7 +90,19 @@ def graded_order(n: int) -> np.ndarray:
 
 
 def coalition_index(players) -> int:
-    """Bitmask index of a set of player ids: ``coalition_index({0, 2}) == 5``."""
+    """Bitmask index of a set of player ids: ``T = Σ_{i∈T} 2^i`` (METHOD.md §1).
+
+    Args:
+      players: iterable of int player ids.
+
+    Returns:
+      int index into any ``(..., 2**n)`` array over coalitions.
+
+    Example:
+      >>> import interjax as ij
+      >>> ij.coalition_index({0, 2}), ij.coalition_index([]), ij.coalition_index(range(3))
+      (5, 0, 7)
+    """
     index = 0
     for p in players:
         index |= 1 << int(p)
@@ -86,7 +110,20 @@ def coalition_index(players) -> int:
 
 
 def coalition_players(index: int, n: int | None = None) -> tuple[int, ...]:
-    """Player ids in coalition ``index``: ``coalition_players(5) == (0, 2)``."""
+    """Player ids in coalition ``index`` (the set bits), the inverse of :func:`coalition_index`.
+
+    Args:
+      index: int coalition index.
+      n: number of players; bits at or above ``n`` are ignored (default: all set bits).
+
+    Returns:
+      tuple of int player ids, increasing.
+
+    Example:
+      >>> import interjax as ij
+      >>> ij.coalition_players(5), ij.coalition_players(0), ij.coalition_players(7, n=2)
+      ((0, 2), (), (0, 1))
+    """
     index = int(index)
     width = index.bit_length() if n is None else n
     return tuple(i for i in range(width) if index >> i & 1)
@@ -104,12 +141,30 @@ def _reverse_bits(v: jnp.ndarray) -> jnp.ndarray:
 def to_msb_order(v: jnp.ndarray) -> jnp.ndarray:
     """Reorder ``(..., 2**n)`` from interjax's bitmask order to player-0-is-MSB order.
 
+    ``out[rev_n(T)] = v[T]``, where ``rev_n`` reverses the ``n`` bits of ``T`` (METHOD.md §1).
     This is the order of the lab's research code. The map is an involution, so
-    :func:`from_msb_order` is the same permutation.
+    :func:`from_msb_order` is the same permutation. Leading axes are kept.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> ij.to_msb_order(jnp.arange(8)).tolist()  # player 0 = bit 2 after reordering
+      [0, 4, 2, 6, 1, 5, 3, 7]
     """
     return _reverse_bits(jnp.asarray(v))
 
 
 def from_msb_order(v: jnp.ndarray) -> jnp.ndarray:
-    """Reorder ``(..., 2**n)`` from player-0-is-MSB order into interjax's bitmask order."""
+    """Reorder ``(..., 2**n)`` from player-0-is-MSB order into interjax's bitmask order.
+
+    The inverse of :func:`to_msb_order` (and the same bit-reversal permutation); use it on value
+    or interaction vectors from the lab's research code (METHOD.md §1). Leading axes are kept.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> v = jnp.array([[0.0, 1.0, 2.0, 3.0]])  # (1, 2**2), entry 1 = {player 1} in MSB order
+      >>> ij.from_msb_order(v).tolist()
+      [[0.0, 2.0, 1.0, 3.0]]
+      >>> ij.from_msb_order(ij.to_msb_order(v)).tolist()
+      [[0.0, 1.0, 2.0, 3.0]]
+    """
     return _reverse_bits(jnp.asarray(v))

@@ -31,7 +31,9 @@ Background = Literal["keep", "mask"]
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Players:
-    """The n players of an explanation and the input elements each owns.
+    """The n players ``N = {0, …, n-1}`` of an explanation and the input elements each owns.
+
+    A coalition ``T ⊆ N`` keeps its players' elements and masks the others (METHOD.md §1).
 
     Build one with :meth:`features`, :meth:`patches`, :meth:`segments` or :meth:`tokens`.
     Instances are immutable and hashable, so they can be static arguments of ``jax.jit``.
@@ -42,6 +44,14 @@ class Players:
       kind: ``"features"``, ``"patches"``, ``"segments"`` or ``"tokens"``.
       background: ``"keep"`` (background elements keep their value) or ``"mask"``.
       names: optional player names, used by reports.
+
+    Example:
+      >>> import interjax as ij
+      >>> p = ij.Players.features(3, names=["age", "income", "height"])
+      >>> p.n, p.kind, p.background, p.membership.tolist()
+      (3, 'features', 'keep', [0, 1, 2])
+      >>> p.element_map((5,)).tolist()  # features 3 and 4 of a 5-feature input: background
+      [0, 1, 2, -1, -1]
     """
 
     membership: np.ndarray

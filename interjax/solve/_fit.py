@@ -32,7 +32,22 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
     """Move OR terms of ∅ (and of single players) into AND: ``I_and(S) += I_or(S)``,
     ``I_or(S) = 0`` for ``|S| ≤ 1`` (one player's AND and OR are the same pattern).
 
-    Universal matching is unchanged by the fold.
+    Universal matching is unchanged by the fold (METHOD.md §3). :func:`fit_and_or` applies it.
+
+    Args:
+      and_, or_: ``(..., 2**n)`` AND and OR interactions in bitmask order.
+      fold: ``"singletons"`` (default, ``|S| ≤ 1``) or ``"empty"`` (only ``S = ∅``).
+
+    Returns:
+      ``(and_, or_)``, both ``(..., 2**n)``.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> and_, or_ = jnp.array([0.0, 1.0, 0.0, 2.0]), jnp.array([0.5, 0.0, 3.0, 4.0])
+      >>> [x.tolist() for x in ij.fold_or_into_and(and_, or_)]
+      [[0.5, 1.0, 3.0, 2.0], [0.0, 0.0, 0.0, 4.0]]
+      >>> [x.tolist() for x in ij.fold_or_into_and(and_, or_, fold="empty")]
+      [[0.5, 1.0, 0.0, 2.0], [0.0, 0.0, 3.0, 4.0]]
     """
     if fold not in FOLDS:
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")

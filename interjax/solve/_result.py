@@ -34,6 +34,20 @@ class AndOr:
       noise_floor_and, noise_floor_or: ``(..., 2**n)`` rounding bounds of the transforms on v
         (:func:`interjax.noise_floor`); nothing below them is counted salient.
       q_ratio, solver, fold, tol: the settings used (static).
+
+    Returned by :func:`interjax.fit_and_or`; ``n`` is the number of players.
+
+    Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
+      >>> import interjax as ij, jax.numpy as jnp, numpy as np
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> fit = ij.fit_and_or(v, q_ratio=0.0)  # AND {0, 1} = 2, OR {1, 2} = 1
+      >>> type(fit).__name__, fit.n, fit.and_.shape, fit.objective.shape
+      ('AndOr', 3, (8,), ())
+      >>> bool(fit.converged), round(float(fit.objective), 2), bool(fit.gap >= 0)
+      (True, 3.0, True)
+      >>> float(ij.matching_error(v, fit.and_, fit.or_, fit.q)) < 1e-9
+      True
     """
 
     and_: jax.Array

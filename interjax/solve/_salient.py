@@ -33,7 +33,24 @@ def salient_mask(
     fit: AndOr, *, ratio: float | None = None, top_k: int | None = None, share: float | None = None
 ) -> jax.Array:
     """Boolean ``(..., 2, 2**n)`` mask of salient interactions: ``[..., 0, S]`` for AND,
-    ``[..., 1, S]`` for OR. Give at most one of ``ratio`` (default 0.05), ``top_k``, ``share``."""
+    ``[..., 1, S]`` for OR. Give at most one of ``ratio`` (default 0.05), ``top_k``, ``share``.
+
+    ``Ω = {(S, kind) : S ≠ ∅, |I_kind(S)| ≥ ratio · max_{kind, S≠∅} |I|}`` (METHOD.md §3; He et
+    al. 2025, arXiv:2505.06993); ``top_k`` keeps the k strongest, ``share`` the fewest holding
+    that share of the total strength. Terms at or below the noise floor are never salient.
+    Jittable; ``fit`` is an :class:`AndOr` with leading axes ``(...)``.
+
+    Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
+      >>> import interjax as ij, jax.numpy as jnp, numpy as np
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> fit = ij.fit_and_or(v, q_ratio=0.0)  # AND {0, 1} = 2, OR {1, 2} = 1
+      >>> mask = ij.salient_mask(fit)
+      >>> mask.shape, np.flatnonzero(mask[0]).tolist(), np.flatnonzero(mask[1]).tolist()
+      ((2, 8), [3], [6])
+      >>> ij.salient_mask(fit, top_k=1)[1].any().item()  # the strongest one is AND {0, 1}
+      False
+    """
     given = [x is not None for x in (ratio, top_k, share)]
     if sum(given) > 1:
         raise ValueError("give at most one of ratio, top_k, share")
@@ -63,7 +80,30 @@ def salient_mask(
 
 @dataclasses.dataclass(frozen=True)
 class Salient:
-    """The salient interactions of one sample, strongest first (host-side numpy arrays)."""
+    """The salient interactions of one sample, strongest first (host-side numpy arrays).
+
+    Returned by :func:`salient` (METHOD.md §3). All arrays have shape ``(m,)`` for ``m``
+    salient interactions; ``players(i)`` gives the player ids of the i-th set and
+    ``as_records()`` a list of dicts.
+
+    Attributes:
+      sets: coalition index ``S`` of each interaction (bitmask order).
+      kinds: 0 for AND, 1 for OR.
+      values: the interaction ``I_kind(S)``.
+      orders: ``|S|``.
+      n: number of players.
+
+    Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
+      >>> import interjax as ij, jax.numpy as jnp, numpy as np
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> fit = ij.fit_and_or(v, q_ratio=0.0)  # AND {0, 1} = 2, OR {1, 2} = 1
+      >>> s = ij.salient(fit)
+      >>> len(s), s.sets.tolist(), s.kinds.tolist(), s.orders.tolist(), s.players(1)
+      (2, [3, 6], [0, 1], [2, 2], (1, 2))
+      >>> np.round(s.values, 3).tolist()
+      [2.0, 1.0]
+    """
 
     sets: np.ndarray  # coalition index S
     kinds: np.ndarray  # 0 = AND, 1 = OR
@@ -125,7 +165,23 @@ def salient(
 def strength_by_order(fit: AndOr, mask: jax.Array | None = None):
     """Salient strength ``Σ|I|`` and counts per kind and order: two ``(..., 2, n+1)`` arrays
     (``[..., kind, k]`` for order k; order 0 is always empty). ``mask`` defaults to
-    :func:`salient_mask` with ratio 0.05."""
+    :func:`salient_mask` with ratio 0.05.
+
+    ``strength[kind, k] = Σ_{(S, kind)∈Ω, |S|=k} |I_kind(S)|`` and ``counts[kind, k] = #{…}``,
+    the per-order curves of METHOD.md §4 (He et al. 2025, arXiv:2505.06993). ``fit`` is an
+    :class:`AndOr` with leading axes ``(...)``; ``mask`` is ``(..., 2, 2**n)`` booleans.
+
+    Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
+      >>> import interjax as ij, jax.numpy as jnp, numpy as np
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> fit = ij.fit_and_or(v, q_ratio=0.0)  # AND {0, 1} = 2, OR {1, 2} = 1
+      >>> strength, counts = ij.strength_by_order(fit)
+      >>> np.round(strength, 3).tolist()  # [kind][order 0..3]
+      [[0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+      >>> counts.tolist()
+      [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    """
     if mask is None:
         mask = salient_mask(fit)
     vals, mag, _ = _stacked(fit)

@@ -121,7 +121,19 @@ def and_interactions(v) -> jax.Array:
 
 @jax.jit
 def and_inverse(I) -> jax.Array:
-    """Inverse of :func:`and_interactions` (the zeta transform): ``v(T) = Σ_{S⊆T} I(S)``."""
+    """Inverse of :func:`and_interactions` (the zeta transform): ``v(T) = Σ_{S⊆T} I(S)``.
+
+    Args:
+      I: ``(..., 2**n)`` AND interactions in bitmask order.
+
+    Returns:
+      ``(..., 2**n)`` values in bitmask order (METHOD.md §2, universal matching's AND part).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> ij.and_inverse(jnp.array([0.0, 1.0, 2.0, 2.0])).tolist()  # v({0,1}) = 1 + 2 + 2
+      [0.0, 1.0, 2.0, 5.0]
+    """
     I, n = _as_values(I)
     return _rowwise(lambda r: _butterfly(r, n, +1), I, n)
 
@@ -153,7 +165,19 @@ def or_interactions(v) -> jax.Array:
 
 @jax.jit
 def or_inverse(I) -> jax.Array:
-    """Inverse of :func:`or_interactions`: ``v(T) = I(∅) + Σ_{S≠∅, S∩T≠∅} I(S)``."""
+    """Inverse of :func:`or_interactions`: ``v(T) = I(∅) + Σ_{S≠∅, S∩T≠∅} I(S)``.
+
+    Args:
+      I: ``(..., 2**n)`` OR interactions in bitmask order.
+
+    Returns:
+      ``(..., 2**n)`` values in bitmask order (METHOD.md §2, universal matching's OR part).
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> ij.or_inverse(jnp.array([0.0, 0.0, 0.0, 1.0])).tolist()  # OR of players 0 and 1
+      [0.0, 1.0, 1.0, 1.0]
+    """
     I, n = _as_values(I)
     return _rowwise(lambda r: _or_inverse_transform(r, n), I, n)
 
@@ -161,15 +185,47 @@ def or_inverse(I) -> jax.Array:
 @jax.jit
 def reconstruct(and_, or_) -> jax.Array:
     """Right-hand side of universal matching (METHOD.md §2):
-    ``Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S≠∅, S∩T≠∅} I_or(S)`` for every ``T``."""
+    ``Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S≠∅, S∩T≠∅} I_or(S)`` for every ``T``.
+
+    It equals :func:`and_inverse` of ``and_`` plus :func:`or_inverse` of ``or_``.
+
+    Args:
+      and_, or_: ``(..., 2**n)`` AND and OR interactions in bitmask order (broadcast together).
+
+    Returns:
+      ``(..., 2**n)`` values ``v(T) + q(T)`` that the interactions explain.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> and_ = jnp.array([0.0, 1.0, 0.0, 0.0])  # player 0 alone adds 1
+      >>> or_ = jnp.array([0.0, 0.0, 0.0, 1.0])  # either player adds 1
+      >>> ij.reconstruct(and_, or_).tolist()
+      [0.0, 2.0, 1.0, 2.0]
+    """
     return and_inverse(and_) + or_inverse(or_)
 
 
 def matching_error(v, and_, or_, q=None) -> jax.Array:
     """Universal matching residual ``max_T |v(T) + q(T) - reconstruct(and_, or_)(T)|``.
 
-    Returns one number per leading index of ``v``. For exact interactions of ``v`` split into
-    ``v_and + v_or = v + q`` it is zero up to rounding (compare with :func:`noise_floor`).
+    Args:
+      v: ``(..., 2**n)`` values in bitmask order.
+      and_, or_: ``(..., 2**n)`` AND and OR interactions (e.g. ``fit.and_``, ``fit.or_``).
+      q: optional ``(..., 2**n)`` error term of the split (``fit.q``); default zero.
+
+    Returns:
+      ``(...)``: one number per leading index of ``v``. For exact interactions of ``v`` split
+      into ``v_and + v_or = v + q`` it is zero up to rounding (compare with :func:`noise_floor`).
+      This is the universal matching test of METHOD.md §2.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> v = jnp.array([[0.0, 1.0, 2.0, 5.0], [1.0, 1.0, 1.0, 1.0]])  # (B=2, 2**2)
+      >>> and_, or_ = ij.and_interactions(v), jnp.zeros(4)
+      >>> ij.matching_error(v, and_, or_).tolist()
+      [0.0, 0.0]
+      >>> ij.matching_error(v, jnp.zeros(4), or_).tolist()  # explains nothing: max |v|
+      [5.0, 1.0]
     """
     v, _ = _as_values(v)
     target = v if q is None else v + jnp.asarray(q)
@@ -183,6 +239,21 @@ def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     error of the values (the model's precision, default float32's eps ≈ 1.2e-7, since models
     usually run in float32) and ``eps_t`` the precision the transform ran in. For OR the same with
     ``v(N∖T)``. Interactions below this floor carry no information and are never counted salient.
+    (METHOD.md §3, Numerics.)
+
+    Args:
+      v: ``(..., 2**n)`` values in bitmask order.
+      kind: ``"and"`` or ``"or"``.
+      eps: relative error of the values (default float32's eps).
+
+    Returns:
+      ``(..., 2**n)`` non-negative bounds, one per interaction.
+
+    Example:
+      >>> import interjax as ij, jax.numpy as jnp
+      >>> floor = ij.noise_floor(jnp.array([1.0, 1.0, 1.0, 1.0]))
+      >>> floor.shape, bool(0 < floor[0] < floor[3] < 1e-5)  # grows with |S| and Σ|v|
+      ((4,), True)
     """
     v, n = _as_values(v)
     eps_v = float(np.finfo(np.float32).eps) if eps is None else float(eps)
