@@ -24,6 +24,7 @@ from interjax.evaluate import (
     probability,
     stack_models,
 )
+from interjax.interop import to_shapiq
 from interjax.masks import (
     Players,
     coalition_index,
@@ -103,6 +104,7 @@ __all__ = [
     "stack_models",
     "strength_by_order",
     "to_msb_order",
+    "to_shapiq",
     "token_baseline",
     "transform",
 ]
