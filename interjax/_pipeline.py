@@ -21,7 +21,13 @@ import numpy as np
 
 from interjax._files import write_json_atomic, write_npz_atomic
 
-__all__ = ["AnalysisInputs", "OutputLock", "analyze_run"]
+__all__ = [
+    "AnalysisInputs",
+    "OutputLock",
+    "analysis_memory",
+    "analyze_run",
+    "check_memory_budget",
+]
 
 
 class OutputLock:
@@ -108,6 +114,60 @@ def _fingerprint(inputs: AnalysisInputs, settings: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def _host_available_bytes() -> int:
+    """Memory the OS can still give this process: MemAvailable (Linux), else free pages."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def analysis_memory(
+    n: int,
+    num_steps: int,
+    num_samples: int,
+    num_baselines: int,
+    group_size: int,
+    param_bytes: int = 0,
+) -> dict:
+    """Host bytes an analysis holds at its peak (a deliberately generous estimate).
+
+    Per checkpoint and sample it keeps the values (2^n float64), the AND and OR interactions
+    (2·2^n float64), the salient and generalizable masks (2·2^n bytes each): 28·2^n bytes,
+    counted three times (stage parts, their concatenation, the report's arrays). One group of
+    ``group_size`` checkpoints is worked on at a time: values and solver state of every fit
+    (about 108·2^n bytes per fit) and the restored parameters. The baselines' fits count like
+    one more group of ``num_baselines`` models.
+    """
+    per = 2**n
+    kept = 3 * 28 * per * num_steps * num_samples
+    working = 108 * per * num_samples * (group_size + num_baselines) + group_size * param_bytes
+    return {"kept": kept, "working": working, "total": kept + working}
+
+
+def check_memory_budget(estimate: dict, budget: int | None) -> int:
+    """Refuse an analysis whose estimate exceeds ``budget`` bytes (default: 80% of the memory
+    the OS reports available) before any work starts, with the estimate and the way out."""
+    limit = int(0.8 * _host_available_bytes()) if budget is None else int(budget)
+    if estimate["total"] > limit:
+        gib = 2**30
+        raise MemoryError(
+            f"this analysis would hold about {estimate['total'] / gib:.2f} GiB (results "
+            f"{estimate['kept'] / gib:.2f} GiB, one checkpoint group's fits "
+            f"{estimate['working'] / gib:.2f} GiB) but the memory budget is {limit / gib:.2f} "
+            "GiB. Analyse fewer checkpoints or samples, use fewer players, a smaller group "
+            "size, or raise the budget (--memory-budget GIB) if the machine has the memory."
+        )
+    return limit
+
+
 def analyze_run(
     inputs: AnalysisInputs,
     out_dir,
@@ -122,6 +182,7 @@ def analyze_run(
     iterate_dtype=None,
     quiet: bool = False,
     progress: Callable | None = None,
+    memory_budget: int | None = None,
 ) -> dict:
     """Analyse every checkpoint against the baselines, resumably; write the report.
 
@@ -134,6 +195,9 @@ def analyze_run(
     solve, saved as a stage file): an interrupted run resumes at the first missing group. Larger
     groups keep the solver's lanes busier; smaller ones lose less work to an interruption.
     ``same_sign``: a baseline must also agree on the interaction's sign (METHOD.md §4).
+    ``memory_budget`` (bytes; default 80% of the available host memory): the run is refused
+    before any work when :func:`analysis_memory` estimates more, instead of being killed by
+    the OS half-way.
 
     Returns the summary dict (also in ``OUT/summary.json``).
     """
@@ -151,6 +215,20 @@ def analyze_run(
         "group_size": group_size,
         "iterate_dtype": str(iterate_dtype),
     }
+    import jax
+
+    param_bytes = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(inputs.model.params))
+    check_memory_budget(
+        analysis_memory(
+            inputs.players.n,
+            len(inputs.steps),
+            len(inputs.x),
+            len(inputs.baseline_params),
+            group_size,
+            param_bytes,
+        ),
+        memory_budget,
+    )
     key = _fingerprint(inputs, settings)
     stages = out / "stages"
     with OutputLock(out):

@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a baseline must also agree on the sign for an interaction to be generalizable",
     )
+    an.add_argument(
+        "--memory-budget",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="refuse the run up front if it would hold more host memory than this "
+        "(default: 80%% of the available memory)",
+    )
     an.add_argument("--quiet", action="store_true")
     bench = sub.add_parser(
         "bench", help="the benchmark suite (benchmarks/suite.py of a source checkout)"
@@ -174,6 +182,12 @@ def _check_numbers(args) -> None:
         ("--samples", args.samples, args.samples >= 1, "at least 1"),
         ("--baselines", args.baselines, args.baselines >= 1, "at least 1"),
         ("--baseline-steps", args.baseline_steps, args.baseline_steps >= 1, "at least 1"),
+        (
+            "--memory-budget",
+            args.memory_budget,
+            args.memory_budget is None or args.memory_budget > 0,
+            "a size in GiB > 0, e.g. 8",
+        ),
     ]
     for flag, value, ok, want in checks:
         if not ok:
@@ -183,12 +197,18 @@ def _check_numbers(args) -> None:
 def _analyze(args) -> None:
     import inspect
 
+    import jax
     import numpy as np
     from flax import nnx
 
     import interjax as ij
     from interjax import data
-    from interjax._pipeline import AnalysisInputs, analyze_run
+    from interjax._pipeline import (
+        AnalysisInputs,
+        analysis_memory,
+        analyze_run,
+        check_memory_budget,
+    )
     from interjax.checkpoints import orbax_source
 
     _check_numbers(args)
@@ -220,7 +240,19 @@ def _analyze(args) -> None:
         "user",
     )
     split = data.baseline_split(ds, protocol=args.protocol)
-    graphdef, _ = nnx.split(nnx.eval_shape(factory))
+    graphdef, abstract_state = nnx.split(nnx.eval_shape(factory))
+    budget = None if args.memory_budget is None else int(args.memory_budget * 2**30)
+    check_memory_budget(  # before any baseline is trained
+        analysis_memory(
+            args.players,
+            len(steps),
+            2 * args.samples,
+            len(args.baseline_dirs) if args.baseline_dirs else args.baselines,
+            10,
+            sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(abstract_state)),
+        ),
+        budget,
+    )
     if args.baseline_dirs:
         base_params = []
         for d in args.baseline_dirs:
@@ -270,6 +302,7 @@ def _analyze(args) -> None:
         ratio=args.ratio,
         same_sign=args.same_sign,
         quiet=args.quiet,
+        memory_budget=budget,
     )
     source.close()
     if not args.quiet:

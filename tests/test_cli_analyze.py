@@ -138,6 +138,45 @@ def test_bad_input_is_one_clear_line(user_run, args, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_memory_budget_refuses_before_any_work(user_run):
+    """A run over the budget stops at once (no baseline trained, nothing but the lock's folder
+    written), naming the estimate and the way out."""
+    proc = cli(
+        user_run,
+        "analyze",
+        "run/checkpoints",
+        "--model",
+        "usermodel:make_model",
+        "--data",
+        "data.npz",
+        "--out",
+        "budget_out",
+        "--players",
+        "8",
+        "--memory-budget",
+        "0.001",
+        "--quiet",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "would hold about" in proc.stderr and "memory budget is 0.00 GiB" in proc.stderr
+    assert "fewer checkpoints or samples" in proc.stderr
+    assert not (user_run / "budget_out").exists()
+    bad = cli(
+        user_run,
+        "analyze",
+        "run/checkpoints",
+        "--model",
+        "usermodel:make_model",
+        "--data",
+        "data.npz",
+        "--out",
+        "budget_out",
+        "--memory-budget",
+        "-1",
+    )
+    assert bad.returncode == 2 and "--memory-budget -1.0 is out of range" in bad.stderr
+
+
 def test_data_file_without_keys(user_run):
     np.savez(user_run / "partial.npz", x_train=np.zeros((3, 8)))
     proc = cli(
