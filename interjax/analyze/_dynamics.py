@@ -30,7 +30,24 @@ __all__ = ["LossGap", "Phases", "detect_phases", "loss_gap", "removal_experiment
 
 
 def smooth(y, window: int = 3) -> np.ndarray:
-    """Centred moving average over ``window`` points, edges padded with the end values."""
+    """Centred moving average over ``window`` points, edges padded with the end values.
+
+        s_t = (1/w) Σ_{j=0}^{w-1} y_{clip(t - ⌊w/2⌋ + j, 0, T-1)}
+
+    (with ``w = window``); the curves of the phase detector (METHOD.md §5) are smoothed so.
+
+    Args:
+      y: ``(T,)`` values over checkpoints.
+      window: ``w``; ``≤ 1`` (or fewer than 3 points) returns a copy of ``y``.
+
+    Returns:
+      ``(T,)`` float64.
+
+    Example:
+      >>> from interjax.analyze import smooth
+      >>> smooth([0.0, 3.0, 0.0, 3.0], window=3).tolist()
+      [1.0, 1.0, 2.0, 2.0]
+    """
     y = np.asarray(y, np.float64)
     if window <= 1 or len(y) < 3:
         return y.copy()
@@ -41,7 +58,26 @@ def smooth(y, window: int = 3) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Phases:
-    """Result of :func:`detect_phases` (indices into the checkpoint list, and their steps)."""
+    """Result of :func:`detect_phases` (indices into the checkpoint list, and their steps).
+
+    Attributes:
+      found: whether all three phases were found; ``reason`` says why not.
+      end_of_phase1, start_of_phase3: checkpoint indices ``b1``, ``b2`` (or ``None``);
+        :attr:`boundary_steps` gives their training steps.
+      steps: ``(T,)`` training steps.
+      power_smoothed, nongeneralizable_smoothed, generalizable_smoothed: ``(T,)`` the smoothed
+        curves ``H``, ``NG`` and ``GS`` the rule was applied to (the evidence).
+      window, rise, dominance, persist: the rule's parameters; :meth:`as_dict` also states the
+        rule in words (METHOD.md §5).
+
+    Example:
+      >>> from interjax.analyze import detect_phases
+      >>> ph = detect_phases([0, 10, 20], [1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+      >>> ph.found, ph.reason, ph.boundary_steps
+      (False, 'only 3 checkpoints: need at least 4', (None, None))
+      >>> ph.as_dict()["rule"][:40]
+      'phase 1 ends at the first local maximum '
+    """
 
     found: bool
     reason: str
@@ -86,7 +122,34 @@ def detect_phases(
     dominance: float = 2.0,
     persist: int = 2,
 ) -> Phases:
-    """Detect the three phases from per-checkpoint strengths (see the module docstring)."""
+    """Detect the three phases from per-checkpoint strengths (see the module docstring).
+
+    With ``GS``, ``NG`` smoothed by :func:`smooth` and ``H = GS / (GS + NG)``: phase 1 ends at
+    the first local maximum ``b1`` of ``H`` followed by a fall ``≥ rise · (max H - min H)``;
+    phase 3 starts at the first ``b2 ≥ b1`` from which ``ΔNG > 0`` and
+    ``ΔNG ≥ dominance · max(ΔGS, 0)`` for ``persist`` consecutive intervals (He et al. 2025,
+    arXiv:2505.06993; METHOD.md §5).
+
+    Args:
+      steps: ``(T,)`` training steps of the checkpoints (T ≥ 4 for a result).
+      nongeneralizable, generalizable: ``(T,)`` salient strengths ``NG``, ``GS`` (means over
+        samples, e.g. from :func:`generalization_profile` summed over kinds and orders).
+      window, rise, dominance, persist: the rule's parameters.
+
+    Returns:
+      :class:`Phases`, with the smoothed ``(T,)`` curves as evidence.
+
+    Example:
+      >>> from interjax.analyze import detect_phases
+      >>> steps = [0, 100, 200, 300, 400, 500, 600, 700]
+      >>> gs = [1.0, 2.0, 3.0, 4.0, 5.0, 5.5, 6.0, 6.5]
+      >>> ng = [3.0, 2.0, 1.0, 1.5, 2.5, 5.0, 8.0, 11.0]
+      >>> ph = detect_phases(steps, ng, gs, window=1)
+      >>> ph.found, ph.boundary_steps
+      (True, (200, 400))
+      >>> [round(h, 2) for h in ph.power_smoothed][:4]
+      [0.25, 0.5, 0.75, 0.73]
+    """
     steps = tuple(int(s) for s in steps)
     ng, gs = smooth(nongeneralizable, window), smooth(generalizable, window)
     total = ng + gs
@@ -144,7 +207,22 @@ def detect_phases(
 
 @dataclasses.dataclass(frozen=True)
 class LossGap:
-    """How the train-test loss gap relates to the non-generalizable strength over training."""
+    """How the train-test loss gap relates to the non-generalizable strength over training.
+
+    Attributes:
+      gap: ``(T,)`` ``test loss - train loss`` per checkpoint.
+      correlation: Pearson correlation over checkpoints of the gap with the non-generalizable
+        strength (nan if either is constant).
+      onset_index, onset_step: first checkpoint (index, step) where the gap reaches
+        ``onset_fraction`` of its maximum, or ``None`` (METHOD.md §5).
+      onset_fraction: that fraction.
+
+    Example:
+      >>> from interjax.analyze import loss_gap
+      >>> lg = loss_gap([0, 10, 20], [0.7, 0.5, 0.2], [0.7, 0.7, 0.6], [0.0, 0.5, 2.0])
+      >>> [round(g, 2) for g in lg.gap], lg.onset_step, round(lg.correlation, 2)
+      ([0.0, 0.2, 0.4], 10, 0.96)
+    """
 
     gap: tuple[float, ...]
     correlation: float  # Pearson, over checkpoints, gap vs non-generalizable strength
@@ -157,7 +235,28 @@ def loss_gap(
     steps, train_loss, test_loss, nongeneralizable, *, onset_fraction: float = 0.25
 ) -> LossGap:
     """Gap ``test - train`` per checkpoint, its correlation with the non-generalizable strength,
-    and its onset (first checkpoint where it exceeds ``onset_fraction`` of its maximum)."""
+    and its onset (first checkpoint where it exceeds ``onset_fraction`` of its maximum).
+
+        gap_t = L_test(t) - L_train(t),  ρ = Pearson_t(gap_t, NG_t),
+        onset = min{t : gap_t ≥ onset_fraction · max_t gap_t}
+
+    (He et al. 2025, arXiv:2505.06993; METHOD.md §5: the onset is compared with the end of
+    phase 1).
+
+    Args:
+      steps, train_loss, test_loss, nongeneralizable: ``(T,)`` each, per checkpoint.
+      onset_fraction: the onset threshold relative to the largest gap.
+
+    Returns:
+      :class:`LossGap`.
+
+    Example:
+      >>> from interjax.analyze import loss_gap
+      >>> train, test = [1.0, 0.5, 0.3, 0.1], [1.0, 0.8, 0.8, 0.9]
+      >>> lg = loss_gap([0, 10, 20, 30], train, test, [0.0, 1.0, 2.0, 3.0])
+      >>> lg.onset_index, lg.onset_step, round(lg.correlation, 3)
+      (1, 10, 0.997)
+    """
     gap = np.asarray(test_loss, np.float64) - np.asarray(train_loss, np.float64)
     ng = np.asarray(nongeneralizable, np.float64)
     corr = float(np.corrcoef(gap, ng)[0, 1]) if gap.std() > 0 and ng.std() > 0 else float("nan")
@@ -186,7 +285,13 @@ def removal_experiment(v_full, nongeneralizable_sum):
       nongeneralizable_sum: ``(...)`` sum of the non-generalizable salient interactions.
 
     Returns:
-      ``(loss_before, loss_after)``, same shape, elementwise.
+      ``(loss_before, loss_after)``, same shape, elementwise (float64).
+
+    Example:
+      >>> from interjax.analyze import removal_experiment
+      >>> before, after = removal_experiment([2.0, 0.5], [1.5, -1.0])
+      >>> before.round(3).tolist(), after.round(3).tolist()
+      ([0.127, 0.474], [0.474, 0.201])
     """
     v = np.asarray(v_full, np.float64)
     v_removed = v - np.asarray(nongeneralizable_sum, np.float64)

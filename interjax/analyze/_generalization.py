@@ -31,6 +31,11 @@ def generalization_labels(
 ) -> jax.Array:
     """``G``: salient for the target and for at least one baseline, same kind (and sign).
 
+        G(S, kind | x) = Ω_target(S, kind | x) ∧ ∃k: Ω_k(S, kind | x)
+        [∧ sign I_target(S, kind | x) = sign I_k(S, kind | x) with ``same_sign``]
+
+    with Ω the salient masks (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+
     Args:
       target_mask: ``(..., 2, N)`` salient mask of the target.
       baseline_masks: ``(K, ..., 2, N)`` salient masks of the K baselines on the same samples
@@ -40,6 +45,18 @@ def generalization_labels(
 
     Returns:
       ``(..., 2, N)`` bool, true where the target's salient interaction is generalizable.
+
+    Example:
+      n = 2 players (N = 4 coalitions), K = 2 baselines; rows are AND and OR:
+
+      >>> from interjax.analyze import generalization_labels
+      >>> target = [[False, True, True, True], [False, False, True, False]]
+      >>> baselines = [
+      ...     [[False, False, False, True], [False, False, True, False]],
+      ...     [[False, True, False, False], [False, False, False, False]],
+      ... ]
+      >>> generalization_labels(target, baselines).tolist()
+      [[False, True, False, True], [False, False, True, False]]
     """
     target_mask = jnp.asarray(target_mask, bool)
     shared = jnp.asarray(baseline_masks, bool)
@@ -65,8 +82,18 @@ class GeneralizationProfile(NamedTuple):
     """Salient strength and counts split by generalizability, kind and order.
 
     Arrays have shape ``(..., 2, n+1)``: ``[..., kind, k]`` for kind 0 = AND, 1 = OR and order k
-    (summed over the sample axis when ``sample_axis`` is given, so ``...`` are the remaining
-    leading axes, e.g. checkpoints).
+    (averaged over the sample axis when ``sample_axis`` is given, so ``...`` are the remaining
+    leading axes, e.g. checkpoints). :attr:`power` is the generalization power
+    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from interjax.analyze import GeneralizationProfile
+      >>> g = jnp.array([[0.0, 0.0, 2.0], [0.0, 0.0, 0.0]])  # AND order 2: strength 2
+      >>> ng = jnp.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # AND and OR order 1: 1 each
+      >>> prof = GeneralizationProfile(g, ng, (g > 0) * 1.0, (ng > 0) * 1.0)
+      >>> round(float(prof.power), 3), round(float(prof.count_power), 3)
+      (0.5, 0.333)
     """
 
     generalizable_strength: jax.Array
@@ -95,11 +122,35 @@ def generalization_profile(
     """Per kind and order: strength ``Σ|I|`` and count of generalizable (``G=1``) and
     non-generalizable (``G=0``) salient interactions.
 
+        GS[kind, k] = Σ_{S∈Ω_kind, |S|=k, G=1} |I_kind(S)|,
+        NG[kind, k] = Σ_{S∈Ω_kind, |S|=k, G=0} |I_kind(S)|
+
+    and the matching counts (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+
     Args:
       values: ``(..., 2, N)`` interactions (``stack([fit.and_, fit.or_], -2)``).
       salient: ``(..., 2, N)`` salient mask; generalizable: ``(..., 2, N)`` labels ``G``.
       sample_axis: if given, the mean over this axis of the per-sample sums is returned (the
         paper averages over samples).
+
+    Returns:
+      :class:`GeneralizationProfile` of ``(..., 2, n+1)`` arrays (the sample axis removed when
+      ``sample_axis`` is given).
+
+    Example:
+      n = 2: AND {0} = 1, AND {0, 1} = 2 and OR {1} = -1, all salient; only AND {0, 1} is
+      shared with the baseline:
+
+      >>> import jax.numpy as jnp
+      >>> from interjax.analyze import generalization_labels, generalization_profile
+      >>> values = jnp.array([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, -1.0, 0.0]])
+      >>> salient = values != 0
+      >>> baseline = [[[False, False, False, True], [False, False, False, False]]]
+      >>> prof = generalization_profile(values, salient, generalization_labels(salient, baseline))
+      >>> prof.generalizable_strength.tolist(), prof.nongeneralizable_count.tolist()
+      ([[0.0, 0.0, 2.0], [0.0, 0.0, 0.0]], [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+      >>> round(float(prof.power), 3)
+      0.5
     """
     values = jnp.asarray(values)
     n = num_players_of(values.shape[-1])

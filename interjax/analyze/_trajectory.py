@@ -29,7 +29,26 @@ class Trajectory:
     """Interactions of the target at every checkpoint and of every baseline, on B samples.
 
     Shapes: T checkpoints, K baselines, B samples, N = 2**n coalitions; interactions are
-    ``(..., 2, N)`` with AND at index 0 and OR at index 1 of the kind axis.
+    ``(..., 2, N)`` with AND at index 0 and OR at index 1 of the kind axis. ``generalizable`` is
+    the label ``G`` of METHOD.md §4 (He et al. 2025, arXiv:2505.06993); :meth:`arrays` gives
+    every array field by name (for ``arrays.npz``).
+
+    Example:
+      T = 2 checkpoints of a linear model on n = 3 features, K = 1 baseline, B = 2 samples:
+
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> bases = [jnp.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> traj = trajectory(
+      ...     model, ckpts, bases, x, y, ij.Players.features(3), steps=[0, 10], is_test=[0, 1]
+      ... )
+      >>> traj.interactions.shape, traj.baseline_salient.shape, traj.relative_gap.shape
+      ((2, 2, 2, 8), (1, 2, 2, 8), (2, 2))
+      >>> sorted(traj.arrays())[:3]
+      ['baseline_interactions', 'baseline_relative_gap', 'baseline_salient']
     """
 
     steps: np.ndarray  # (T,)
@@ -53,7 +72,34 @@ class Trajectory:
 
 def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
     """Batched AND-OR fits of ``v`` as host arrays: interactions ``(..., 2, N)`` (AND, OR),
-    salient mask ``(..., 2, N)`` and certified relative gap ``(...)``."""
+    salient mask ``(..., 2, N)`` and certified relative gap ``(...)``.
+
+    ``v = v_and + v_or`` split by :func:`interjax.fit_and_or` (METHOD.md §3), then stacked as
+    ``[I_and, I_or]`` on the kind axis and thresholded by :func:`interjax.salient_mask`
+    (``|I| ≥ ratio · max |I|``, METHOD.md §4).
+
+    Args:
+      v: ``(..., N)`` values, ``N = 2**n``.
+      q_ratio, tol, max_iters, iterate_dtype: as in :func:`interjax.fit_and_or`.
+      ratio: the salient threshold relative to the strongest interaction.
+
+    Returns:
+      ``(interactions, salient, relative_gap)`` NumPy arrays of shapes ``(..., 2, N)``,
+      ``(..., 2, N)`` and ``(...)``.
+
+    Example:
+      Values with AND {0, 1} = 2 and OR {1, 2} = 1 (n = 3), batched over 3 models × 2 samples:
+
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import fit_salient
+      >>> v = ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0))
+      >>> v = jnp.broadcast_to(v, (3, 2, 8))
+      >>> inter, sal, gap = fit_salient(v, q_ratio=0.0, tol=1e-3, max_iters=50_000, ratio=0.05)
+      >>> inter.shape, sal.shape, gap.shape, bool((gap <= 1e-3).all())
+      ((3, 2, 2, 8), (3, 2, 2, 8), (3, 2), True)
+      >>> np.flatnonzero(sal[0, 0, 0]).tolist(), np.flatnonzero(sal[0, 0, 1]).tolist()
+      ([3], [6])
+    """
     fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
@@ -95,6 +141,34 @@ def trajectory(
       q_ratio, tol, max_iters, iterate_dtype: as in :func:`interjax.fit_and_or`; ratio: the
         salient threshold.
       same_sign: a baseline must also agree on the sign (METHOD.md §4 option).
+      steps: ``(T,)`` training step of each checkpoint; chunk_size: as in
+        :func:`interjax.evaluate`.
+
+    Returns:
+      :class:`Trajectory` with values ``(T, B, N)``, interactions, salient masks and labels
+      ``G`` ``(T, B, 2, N)``, the baselines' ``(K, B, 2, N)`` (He et al. 2025,
+      arXiv:2505.06993; METHOD.md §4).
+
+    Example:
+      A linear model on n = 3 features at T = 2 checkpoints, K = 1 baseline, B = 2 samples. At
+      step 10 sample 0 has the salient AND interactions {0} (index 1) and {1} (index 2); only
+      {0} is also salient for the baseline, so only it is generalizable:
+
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> bases = [jnp.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> traj = trajectory(
+      ...     model, ckpts, bases, x, y, ij.Players.features(3), steps=[0, 10], is_test=[0, 1]
+      ... )
+      >>> traj.values.shape, traj.generalizable.shape
+      ((2, 2, 8), (2, 2, 2, 8))
+      >>> np.flatnonzero(traj.salient[1, 0, 0]).tolist()
+      [1, 2]
+      >>> np.flatnonzero(traj.generalizable[1, 0, 0]).tolist()
+      [1]
     """
     y = np.asarray(y)
     if len(checkpoint_params) != len(steps):
@@ -163,6 +237,39 @@ def summarize(traj: Trajectory, train_loss=None, test_loss=None) -> dict:
     """Per-checkpoint profiles (all, train and test samples), phases, loss gap and removal.
 
     Strengths are means over samples of per-sample sums, split by kind (AND, OR) and order.
+
+    Args:
+      traj: from :func:`trajectory` (T checkpoints).
+      train_loss, test_loss: optional ``(T,)`` losses per checkpoint, for :func:`loss_gap`.
+
+    Returns:
+      A JSON-ready dict: ``steps``; ``profile_all`` / ``profile_train`` / ``profile_test``
+      (:func:`generalization_profile` as lists, strengths ``(T, 2, n+1)``, ``power`` ``H``
+      ``(T,)``); ``phases`` (:func:`detect_phases`, ``as_dict()``); ``loss_gap``
+      (:func:`loss_gap`, with losses); ``removal`` (:func:`removal_experiment`, mean losses
+      ``(T,)`` per group); ``settings`` and ``solver`` (METHOD.md §4-5).
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> bases = [jnp.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> traj = trajectory(
+      ...     model, ckpts, bases, x, y, ij.Players.features(3), steps=[0, 10], is_test=[0, 1]
+      ... )
+      >>> from interjax.analyze import summarize
+      >>> s = summarize(traj, train_loss=[0.69, 0.3], test_loss=[0.69, 0.6])
+      >>> sorted(s)[:5]
+      ['loss_gap', 'phases', 'profile_all', 'profile_test', 'profile_train']
+      >>> np.shape(s["profile_all"]["generalizable_strength"]), s["profile_all"]["power"][0]
+      ((2, 2, 4), nan)
+
+      (H is nan at step 0: the zero model has no salient interaction.)
+
+      >>> round(s["profile_all"]["power"][1], 2), s["phases"]["reason"]
+      (0.33, 'only 2 checkpoints: need at least 4')
     """
     summary: dict[str, Any] = {"steps": traj.steps.tolist(), "settings": traj.settings}
     groups = {"all": np.ones_like(traj.is_test), "train": ~traj.is_test, "test": traj.is_test}

@@ -32,7 +32,20 @@ __all__ = [
 
 
 class CheckpointError(ValueError):
-    """A checkpoint folder or step that cannot be used, with what to do about it."""
+    """A checkpoint folder or step that cannot be used, with what to do about it.
+
+    A :class:`ValueError`; raised for a missing folder, a folder without Orbax steps, a model
+    factory whose parameters do not match the checkpoint (first mismatched leaves named), or a
+    run none of whose requested steps can be read.
+
+    Example:
+      >>> from interjax.checkpoints import CheckpointError, orbax_source
+      >>> try:
+      ...     orbax_source("/no/such/folder", abstract={})
+      ... except CheckpointError as err:
+      ...     print(type(err).__name__, isinstance(err, ValueError), "does not exist" in str(err))
+      CheckpointError True True
+    """
 
 
 def _ocp():
@@ -45,7 +58,25 @@ def _ocp():
 
 
 def abstract_nnx(factory: Callable[[], Any]):
-    """``(graphdef, abstract_state)`` of an NNX model factory, without allocating parameters."""
+    """``(graphdef, abstract_state)`` of an NNX model factory, without allocating parameters.
+
+    ``nnx.split(nnx.eval_shape(factory))``: the factory is only traced, so every leaf of
+    ``abstract_state`` is a ``jax.ShapeDtypeStruct`` with the parameter's shape and dtype.
+
+    Args:
+      factory: ``() -> nnx.Module``, e.g. ``lambda: MLP(30, 2, rngs=nnx.Rngs(0))``.
+
+    Returns:
+      ``(graphdef, abstract_state)``: the module's ``nnx.GraphDef`` and an ``nnx.State`` of
+      abstract leaves (the restore target of :class:`CheckpointSource`).
+
+    Example:
+      >>> from flax import nnx
+      >>> from interjax.checkpoints import abstract_nnx
+      >>> graphdef, state = abstract_nnx(lambda: nnx.Linear(3, 2, rngs=nnx.Rngs(0)))
+      >>> state["kernel"].shape, type(state["kernel"].get_value()).__name__
+      ((3, 2), 'ShapeDtypeStruct')
+    """
     from flax import nnx
 
     abstract = nnx.eval_shape(factory)
@@ -91,10 +122,30 @@ def _mismatches(expected, found, limit: int = 5) -> list[str]:
 class CheckpointSource:
     """A read-only Orbax checkpoint folder restored into an abstract target.
 
+    The target model's checkpoint sequence of METHOD.md §4 (He et al. 2025, arXiv:2505.06993):
+    :meth:`restore` gives one step's parameters with the leaf shapes of ``abstract``;
+    :meth:`stack` gives T steps with a leading axis, ``(T, *leaf shape)`` per leaf. Use it as a
+    context manager (or call :meth:`close`); it never writes into the folder.
+
     Attributes:
       directory: the checkpoint folder (one sub-folder per step).
       abstract: pytree of ``jax.ShapeDtypeStruct`` (an abstract NNX State, or Linen variables)
         describing one step's parameters.
+
+    Example:
+      >>> import tempfile, jax, numpy as np
+      >>> from interjax.checkpoints import CheckpointSource, CheckpointWriter
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     with CheckpointWriter(tmp) as writer:
+      ...         for step in (0, 10):
+      ...             writer.save(step, {"w": np.full(3, step, np.float32)})
+      ...     abstract = {"w": jax.ShapeDtypeStruct((3,), np.float32)}
+      ...     with CheckpointSource(tmp, abstract) as source:
+      ...         print(source.all_steps(), source.restore(10)["w"].tolist())
+      ...         steps, stacked = source.stack()
+      [0, 10] [10.0, 10.0, 10.0]
+      >>> steps, stacked["w"].shape
+      ([0, 10], (2, 3))
     """
 
     directory: Path
@@ -231,7 +282,19 @@ class CheckpointSource:
 
 
 def stack_trees(trees: Sequence[Any]):
-    """Stack pytrees of one structure on a new leading axis."""
+    """Stack pytrees of one structure on a new leading axis.
+
+    ``out[leaf][t] = trees[t][leaf]``: T trees whose leaf has shape ``s`` give a tree of the
+    same structure whose leaf has shape ``(T, *s)``, the stacked parameters that
+    :func:`interjax.stack_models` sweeps in one compiled call.
+
+    Example:
+      >>> import numpy as np
+      >>> from interjax.checkpoints import stack_trees
+      >>> out = stack_trees([{"w": np.zeros(2)}, {"w": np.ones(2)}, {"w": np.full(2, 2.0)}])
+      >>> out["w"].shape, out["w"][:, 0].tolist()
+      ((3, 2), [0.0, 1.0, 2.0])
+    """
     if not trees:
         raise ValueError("nothing to stack")
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
@@ -242,7 +305,25 @@ def orbax_source(directory, *, abstract=None, model_factory: Callable[[], Any] |
 
     Give the target either as ``abstract`` (a pytree of ``jax.ShapeDtypeStruct``, e.g. an
     abstract NNX State or Linen variables) or as ``model_factory`` (a function building the NNX
-    model; it is only traced with ``nnx.eval_shape``).
+    model; it is only traced with ``nnx.eval_shape``, see :func:`abstract_nnx`).
+
+    Returns:
+      A :class:`CheckpointSource`; its ``stack()`` gives ``(steps, params)`` with every leaf
+      ``(T, *leaf shape)`` for T readable steps (METHOD.md §4: the target's checkpoints).
+
+    Example:
+      >>> import tempfile
+      >>> from flax import nnx
+      >>> from interjax.checkpoints import CheckpointWriter, orbax_source
+      >>> factory = lambda: nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     with CheckpointWriter(tmp) as writer:
+      ...         for step in (0, 5):
+      ...             writer.save(step, nnx.split(factory())[1])
+      ...     with orbax_source(tmp, model_factory=factory) as source:
+      ...         steps, params = source.stack()
+      >>> steps, params["kernel"].shape, params["bias"].shape
+      ([0, 5], (2, 2, 1), (2, 1))
     """
     if (abstract is None) == (model_factory is None):
         raise ValueError("pass exactly one of abstract or model_factory")

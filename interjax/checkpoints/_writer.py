@@ -12,7 +12,20 @@ class CheckpointWriter:
     """Save parameter pytrees as Orbax steps in a new folder (synchronously, one per step).
 
     Refuses a folder that already holds checkpoints: interjax does not add to, or overwrite, a
-    run it did not start in the same call.
+    run it did not start in the same call. Each :meth:`save` writes one sub-folder named by the
+    step, readable with :func:`interjax.checkpoints.orbax_source` (METHOD.md §4: the target's
+    checkpoint sequence). Use it as a context manager (or call :meth:`close`).
+
+    Example:
+      >>> import tempfile, numpy as np
+      >>> from pathlib import Path
+      >>> from interjax.checkpoints import CheckpointWriter
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     with CheckpointWriter(Path(tmp, "run")) as writer:
+      ...         for step in (0, 10, 100):
+      ...             writer.save(step, {"w": np.zeros(3, np.float32)})
+      ...     print(sorted(int(p.name) for p in Path(tmp, "run").iterdir()))
+      [0, 10, 100]
     """
 
     def __init__(self, directory):
@@ -36,6 +49,7 @@ class CheckpointWriter:
             )
 
     def save(self, step: int, params) -> None:
+        """Write ``params`` (a pytree of arrays, or an NNX State) as step ``step``."""
         from flax import nnx
 
         tree = nnx.to_pure_dict(params) if isinstance(params, nnx.State) else params
@@ -44,6 +58,7 @@ class CheckpointWriter:
             self._manager.save(int(step), args=self._ocp.args.StandardSave(tree))
 
     def close(self) -> None:
+        """Wait for pending writes and release Orbax's resources."""
         self._manager.wait_until_finished()
         self._manager.close()
 

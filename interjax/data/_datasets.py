@@ -27,7 +27,20 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Train/test arrays (float32 inputs, int32 labels) with names."""
+    """Train/test arrays (float32 inputs, int32 labels) with names.
+
+    Attributes:
+      x_train, x_test: inputs ``(N_train, ...)`` and ``(N_test, ...)`` float32.
+      y_train, y_test: labels ``(N_train,)`` and ``(N_test,)`` int32 in ``0 .. C-1``.
+      feature_names: one name per input feature; class_names: ``C`` names (``num_classes``).
+      name: the dataset's name.
+
+    Example:
+      >>> from interjax.data import planted_rules
+      >>> ds = planted_rules(num_train=8, num_test=4, num_features=4)
+      >>> ds.x_train.shape, ds.y_test.shape, ds.num_classes, ds.feature_names
+      ((8, 4), (4,), 2, ('x0', 'x1', 'x2', 'x3'))
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -51,7 +64,24 @@ def _split(x, y, test_fraction, seed):
 
 
 def breast_cancer(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
-    """The breast-cancer table, standardized with the training split's mean and std."""
+    """The breast-cancer table, standardized with the training split's mean and std.
+
+    ``x ← (x - μ_train) / σ_train`` per column (Wolberg et al., via scikit-learn; offline); the
+    split is a seeded permutation with ``round(569 · test_fraction)`` test rows.
+
+    Returns:
+      :class:`Dataset` with ``x_*`` ``(N, 30)`` float32, ``y_*`` ``(N,)`` int32 (0 = malignant,
+      1 = benign).
+
+    Example:
+      >>> import numpy as np
+      >>> from interjax.data import breast_cancer
+      >>> ds = breast_cancer()
+      >>> ds.x_train.shape, ds.x_test.shape, ds.class_names == ("malignant", "benign")
+      ((398, 30), (171, 30), True)
+      >>> bool(np.allclose(ds.x_train.mean(0), 0.0, atol=1e-5))
+      True
+    """
     from sklearn.datasets import load_breast_cancer
 
     raw = load_breast_cancer()
@@ -71,7 +101,17 @@ def breast_cancer(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
 
 
 def breast_cancer_players(background="keep") -> Players:
-    """10 players, one per measurement: player i owns columns i, i+10, i+20 (mean, se, worst)."""
+    """10 players, one per measurement: player i owns columns i, i+10, i+20 (mean, se, worst).
+
+    Returns:
+      :class:`interjax.Players` with ``n = 10`` and membership ``(30,)`` (METHOD.md §1).
+
+    Example:
+      >>> from interjax.data import breast_cancer_players
+      >>> players = breast_cancer_players()
+      >>> players.n, players.names[:3], players.membership[[0, 10, 20]].tolist()
+      (10, ('radius', 'texture', 'perimeter'), [0, 0, 0])
+    """
     from sklearn.datasets import load_breast_cancer
 
     names = [str(f).replace("mean ", "") for f in load_breast_cancer().feature_names[:10]]
@@ -84,7 +124,17 @@ def breast_cancer_players(background="keep") -> Players:
 
 
 def digits(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
-    """Digits as ``(N, 8, 8, 1)`` float32 images scaled to [0, 1]."""
+    """Digits as ``(N, 8, 8, 1)`` float32 images scaled to [0, 1].
+
+    ``x = pixel / 16`` (Alpaydin & Kaynak, via scikit-learn; offline), 10 classes; the split is
+    a seeded permutation with ``round(1797 · test_fraction)`` test images.
+
+    Example:
+      >>> from interjax.data import digits
+      >>> ds = digits()
+      >>> ds.x_train.shape, ds.x_test.shape, float(ds.x_train.max()), ds.num_classes
+      ((1258, 8, 8, 1), (539, 8, 8, 1), 1.0, 10)
+    """
     from sklearn.datasets import load_digits
 
     raw = load_digits()
@@ -97,7 +147,19 @@ def digits(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
 
 def digit_patch_players(patch_size: int = 2, select=None, background="keep") -> Players:
     """Patch players on the 8×8 digit images; default 2×2 patches, the 12 central-ish ones
-    (the 4×4 patch grid without its four corners), so n = 12 ≤ 16."""
+    (the 4×4 patch grid without its four corners), so n = 12 ≤ 16.
+
+    Returns:
+      :class:`interjax.Players` with membership ``(8, 8)``: the player id of each pixel, ``-1``
+      for pixels of no player (kept at the input's value with ``background="keep"``;
+      METHOD.md §1).
+
+    Example:
+      >>> from interjax.data import digit_patch_players
+      >>> players = digit_patch_players()
+      >>> players.n, players.membership.shape, players.membership[0].tolist()
+      (12, (8, 8), [-1, -1, 0, 0, 1, 1, -1, -1])
+    """
     if select is None and patch_size == 2:
         select = [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]
     return Players.patches((8, 8), patch_size, select=select, background=background)
@@ -118,6 +180,19 @@ def planted_rules(
     the other features irrelevant. A fraction ``label_noise`` of the *training* labels is
     flipped (:func:`planted_rule_flips` gives their indices); test labels are clean.
     With baseline 0, the true rules are AND interactions {0, 1} and {2, 3}, combined by an OR.
+
+    Returns:
+      :class:`Dataset` with ``x_*`` ``(N, num_features)`` float32 in {-1, +1} and ``y_*``
+      ``(N,)`` int32.
+
+    Example:
+      >>> from interjax.data import planted_rules
+      >>> ds = planted_rules(num_train=8, num_test=4, num_features=4)
+      >>> ds.x_train.shape, ds.y_test.tolist()
+      ((8, 4), [0, 0, 0, 1])
+      >>> x = ds.x_test > 0
+      >>> bool(((x[:, 0] & x[:, 1]) | (x[:, 2] & x[:, 3]) == ds.y_test).all())  # clean test labels
+      True
     """
     if num_features < 4:
         raise ValueError("planted_rules needs at least 4 features")
@@ -138,6 +213,16 @@ def planted_rules(
 
 
 def planted_rule_flips(num_train: int = 256, label_noise: float = 0.1, seed: int = 0):
-    """Indices of the training samples whose labels :func:`planted_rules` flipped."""
+    """Indices of the training samples whose labels :func:`planted_rules` flipped.
+
+    Returns:
+      ``(round(label_noise · num_train),)`` sorted int indices (same seed as
+      :func:`planted_rules`).
+
+    Example:
+      >>> from interjax.data import planted_rule_flips
+      >>> planted_rule_flips(num_train=20, label_noise=0.1).tolist()
+      [7, 12]
+    """
     rng = np.random.default_rng(seed + 7919)
     return np.sort(rng.choice(num_train, round(label_noise * num_train), replace=False))

@@ -12,7 +12,20 @@ __all__ = ["MLP", "SmallCNN"]
 
 
 class MLP(nnx.Module):
-    """``in_features → hidden… → num_classes`` with ReLU; called on ``(B, in_features)``."""
+    """``in_features → hidden… → num_classes`` with ReLU; called on ``(B, in_features)``.
+
+        f(x) = W_L · relu(… relu(W_1 x + b_1) …) + b_L
+
+    Maps ``(B, in_features)`` to logits ``(B, num_classes)``.
+
+    Example:
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> from interjax.data import MLP
+      >>> model = MLP(8, 2, hidden=(8,), rngs=nnx.Rngs(0))
+      >>> model(np.zeros((3, 8), np.float32)).shape
+      (3, 2)
+    """
 
     def __init__(
         self,
@@ -33,7 +46,26 @@ class MLP(nnx.Module):
 
 
 class SmallCNN(nnx.Module):
-    """Two 3×3 convolutions and a dense head for ``(B, H, W, C)`` images such as digits."""
+    """Two 3×3 convolutions and a dense head for ``(B, H, W, C)`` images such as digits.
+
+        f(x) = head(flatten(avg_pool_2×2(relu(conv2(relu(conv1(x)))))))
+
+    Maps ``(B, image_size, image_size, channels)`` to logits ``(B, num_classes)``.
+
+    Example:
+      Shapes only: ``nnx.eval_shape`` traces the model without allocating or compiling
+      (``SmallCNN(...)`` itself builds the real one, called as ``model(x)``):
+
+      >>> import jax, numpy as np
+      >>> from flax import nnx
+      >>> from interjax.data import SmallCNN
+      >>> model = nnx.eval_shape(lambda: SmallCNN(num_classes=10, width=4, rngs=nnx.Rngs(0)))
+      >>> model.conv1.kernel.shape, model.head.kernel.shape  # head: 4 · (8/2)² = 64 inputs
+      ((3, 3, 1, 4), (64, 10))
+      >>> x = jax.ShapeDtypeStruct((2, 8, 8, 1), np.float32)
+      >>> nnx.eval_shape(lambda m, x: m(x), model, x).shape
+      (2, 10)
+    """
 
     def __init__(
         self,

@@ -39,7 +39,18 @@ __all__ = [
 
 def save_schedule(total_steps: int, num_saves: int = 20, dense_fraction: float = 0.4) -> list[int]:
     """Steps to save: step 0, then ``dense_fraction`` of the saves evenly over the first 10% of
-    training, the rest log-spaced up to ``total_steps`` (unique, ascending, ends at the end)."""
+    training, the rest log-spaced up to ``total_steps`` (unique, ascending, ends at the end).
+
+        early = linspace(0, max(1, ⌊T/10⌋), d + 1),  late = geomspace(max(2, ⌊T/10⌋), T, s - d)
+
+    with ``T = total_steps``, ``s = num_saves``, ``d = max(1, round(s · dense_fraction))``;
+    rounded and deduplicated (about ``s`` steps; a few more for tiny ``T``).
+
+    Example:
+      >>> from interjax.data import save_schedule
+      >>> save_schedule(100, num_saves=5)
+      [0, 5, 10, 32, 100]
+    """
     if total_steps < 1 or num_saves < 2:
         raise ValueError("need total_steps >= 1 and num_saves >= 2")
     n_dense = max(1, round(num_saves * dense_fraction))
@@ -57,7 +68,20 @@ def _loss_and_accuracy(model, x, y) -> tuple[float, float]:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingRun:
-    """A finished run: where its checkpoints are and its losses at every saved step."""
+    """A finished run: where its checkpoints are and its losses at every saved step.
+
+    Attributes:
+      directory: the run's folder; :attr:`checkpoints` is its Orbax checkpoint folder.
+      steps: ``(T,)`` saved steps; train_loss, test_loss, train_accuracy, test_accuracy:
+        ``(T,)`` each, at those steps (METHOD.md §5: the loss gap).
+
+    Example:
+      >>> from pathlib import Path
+      >>> from interjax.data import TrainingRun
+      >>> run = TrainingRun(Path("runs/a"), (0, 10), (0.7, 0.4), (0.7, 0.6), (0.5, 0.9), (0.5, 0.7))
+      >>> run.checkpoints.as_posix(), round(run.test_loss[-1] - run.train_loss[-1], 2)
+      ('runs/a/checkpoints', 0.2)
+    """
 
     directory: Path
     steps: tuple[int, ...]
@@ -68,10 +92,12 @@ class TrainingRun:
 
     @property
     def checkpoints(self) -> Path:
+        """``directory / "checkpoints"``, for :func:`interjax.checkpoints.orbax_source`."""
         return self.directory / "checkpoints"
 
     @classmethod
     def load(cls, directory) -> TrainingRun:
+        """Read a run written by :func:`train_run` from ``directory/metrics.json``."""
         directory = Path(directory)
         m = json.loads((directory / "metrics.json").read_text())
         return cls(
@@ -98,7 +124,28 @@ def train_run(
 ) -> TrainingRun:
     """Train ``model_factory()`` on ``ds``'s training split, saving checkpoints to
     ``directory/checkpoints`` and losses to ``directory/metrics.json`` (test loss on
-    ``x_test, y_test`` if given, else on ``ds``'s test split)."""
+    ``x_test, y_test`` if given, else on ``ds``'s test split).
+
+    The target model's checkpoint sequence of METHOD.md §4 (He et al. 2025, arXiv:2505.06993),
+    saved at :func:`save_schedule` ``(total_steps, num_saves)``; ``directory`` must not hold
+    checkpoints yet (:class:`interjax.checkpoints.CheckpointWriter`).
+
+    Returns:
+      :class:`TrainingRun` with ``(T,)`` steps, losses and accuracies.
+
+    Example:
+      >>> import tempfile
+      >>> from flax import nnx
+      >>> from interjax.data import MLP, planted_rules, train_run
+      >>> ds = planted_rules(num_train=16, num_test=8)
+      >>> factory = lambda: MLP(8, 2, hidden=(8,), rngs=nnx.Rngs(0))
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     run = train_run(factory, ds, tmp, total_steps=4, num_saves=2, batch_size=8)
+      ...     print(sorted(int(p.name) for p in run.checkpoints.iterdir()))
+      [0, 1, 2, 4]
+      >>> run.steps, len(run.test_loss)
+      ((0, 1, 2, 4), 4)
+    """
     directory = Path(directory)
     x_te = ds.x_test if x_test is None else x_test
     y_te = ds.y_test if y_test is None else y_test
@@ -126,7 +173,19 @@ def train_run(
 
 @dataclasses.dataclass(frozen=True)
 class BaselineSplit:
-    """Which samples trained the baselines and which are held out for the analysis."""
+    """Which samples trained the baselines and which are held out for the analysis.
+
+    Attributes:
+      x_baseline, y_baseline: ``(M, ...)``, ``(M,)``: the baselines' training data.
+      x_heldout, y_heldout: ``(M', ...)``, ``(M',)``: the held-out test samples.
+      protocol: ``"cross_fit"`` or ``"paper"`` (METHOD.md §4).
+
+    Example:
+      >>> from interjax.data import baseline_split, planted_rules
+      >>> split = baseline_split(planted_rules(num_train=8, num_test=6), protocol="paper")
+      >>> split.protocol, split.x_baseline.shape, split.x_heldout.shape
+      ('paper', (6, 8), (6, 8))
+    """
 
     x_baseline: np.ndarray
     y_baseline: np.ndarray
@@ -136,7 +195,21 @@ class BaselineSplit:
 
 
 def baseline_split(ds: Dataset, protocol: str = "cross_fit", seed: int = 0) -> BaselineSplit:
-    """Split ``ds``'s test split for the baselines (METHOD.md §4; see the module docstring)."""
+    """Split ``ds``'s test split for the baselines (METHOD.md §4; see the module docstring).
+
+    ``"cross_fit"``: with a seeded permutation π of the M test samples, the baselines train on
+    ``π[:⌊M/2⌋]`` and ``π[⌊M/2⌋:]`` are held out; ``"paper"``: both are the whole test split
+    (He et al. 2025, arXiv:2505.06993).
+
+    Returns:
+      :class:`BaselineSplit`.
+
+    Example:
+      >>> from interjax.data import baseline_split, planted_rules
+      >>> split = baseline_split(planted_rules(num_train=8, num_test=6))
+      >>> split.protocol, split.x_baseline.shape, split.x_heldout.shape
+      ('cross_fit', (3, 8), (3, 8))
+    """
     if protocol == "paper":
         return BaselineSplit(ds.x_test, ds.y_test, ds.x_test, ds.y_test, protocol)
     if protocol != "cross_fit":
@@ -157,7 +230,24 @@ def train_baselines(
     first_seed: int = 1000,
 ) -> list[nnx.Module]:
     """Train ``num`` baseline models (same architecture, seeds ``first_seed + k``) on the
-    baseline part of ``split``; returns the trained modules."""
+    baseline part of ``split``; returns the trained modules.
+
+    The K baseline models of He et al. 2025 (arXiv:2505.06993; METHOD.md §4), trained on data
+    the target never saw, with :func:`train_classifier`.
+
+    Returns:
+      A list of ``num`` modules.
+
+    Example:
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> from interjax.data import MLP, baseline_split, planted_rules, train_baselines
+      >>> split = baseline_split(planted_rules(num_train=8, num_test=16))
+      >>> factory = lambda seed: MLP(8, 2, hidden=(8,), rngs=nnx.Rngs(seed))
+      >>> models = train_baselines(factory, split, num=2, steps=2, batch_size=8)
+      >>> len(models), models[0](split.x_heldout).shape
+      (2, (8, 2))
+    """
     models = []
     for k in range(num):
         model = model_factory_for_seed(first_seed + k)

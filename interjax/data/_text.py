@@ -80,6 +80,15 @@ class TextDataset:
       y_train, y_test: labels, ``(N,)``; 1 = positive.
       vocab: word of each token id; ``vocab[pad_id] = "<pad>"``, ``vocab[mask_id] = "<mask>"``.
       class_names: ``("negative", "positive")``.
+      pad_id, mask_id: ids of ``<pad>`` and ``<mask>``; name: the dataset's name.
+
+    Example:
+      >>> from interjax.data import negation_sentiment
+      >>> data = negation_sentiment(num_train=8, num_test=4)
+      >>> data.x_train.shape, data.y_test.shape, data.pad_id, data.mask_id, len(data.vocab)
+      ((8, 8), (4,), 0, 1, 25)
+      >>> data.decode(data.x_train[0]), data.label("the movie was not good")
+      ('a film is not quite bad', 0)
     """
 
     x_train: np.ndarray
@@ -160,6 +169,15 @@ def negation_sentiment(
 
     Returns:
       A :class:`TextDataset` with ``x_*`` of shape ``(N, seq_len)`` int32 and ``y_*`` ``(N,)``.
+
+    Example:
+      >>> import numpy as np
+      >>> from interjax.data import negation_sentiment
+      >>> data = negation_sentiment(num_train=100, num_test=20)
+      >>> data.x_train.shape, data.x_test.shape, data.seq_len
+      ((100, 8), (20, 8), 8)
+      >>> all(data.label(data.decode(s)) == y for s, y in zip(data.x_train, data.y_train))
+      True
     """
     sentences = _grammar()
     if num_train + num_test > len(sentences):
@@ -283,6 +301,18 @@ def train_tiny_transformer(
     The training set is ``data``'s train split plus ``masked_copies`` copies of it passed through
     :func:`mask_tokens` (true labels kept), so that the ``<mask>`` baseline means "unknown word";
     ``masked_copies=0`` trains on clean sentences only.
+
+    Returns:
+      The trained :class:`TinyTransformer`: token ids ``(B, seq_len)`` → logits ``(B, 2)``.
+
+    Example:
+      ``steps=0`` only keeps the example fast (it skips compiling the training step):
+
+      >>> from interjax.data import negation_sentiment, train_tiny_transformer
+      >>> data = negation_sentiment(num_train=16, num_test=3)
+      >>> model = train_tiny_transformer(data, steps=0)
+      >>> model(data.x_test).shape, model.position.shape
+      ((3, 2), (8, 16))
     """
     rng = np.random.default_rng(seed)
     copies = [

@@ -24,7 +24,25 @@ __all__ = ["save_figure", "write_report"]
 
 
 def save_figure(fig, path) -> Path:
-    """Write a matplotlib figure as PNG atomically and close it."""
+    """Write a matplotlib figure as PNG atomically and close it.
+
+    Args:
+      fig: a matplotlib figure (e.g. the first item of :func:`plot_removal`'s result).
+      path: the PNG file to write (temporary file, then rename).
+
+    Returns:
+      The written path.
+
+    Example:
+      >>> import tempfile, matplotlib.pyplot as plt
+      >>> from pathlib import Path
+      >>> from interjax.report import save_figure
+      >>> fig = plt.figure(figsize=(1, 1))
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     path = save_figure(fig, Path(tmp, "fig.png"))
+      ...     print(path.name, path.read_bytes()[1:4], plt.fignum_exists(fig.number))
+      fig.png b'PNG' False
+    """
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -151,7 +169,47 @@ def write_report(
     image_records=None,
 ) -> Path:
     """Write ``summary.json``, ``arrays.npz``, the PNG plots and ``report.md`` / ``report.html``
-    into ``out_dir``; returns the markdown page's path."""
+    into ``out_dir``; returns the markdown page's path.
+
+    The page states the phases (METHOD.md §5, with the rule used), the loss gap, the removal
+    experiment and ``H`` per checkpoint (He et al. 2025, arXiv:2505.06993). Every file is
+    written atomically.
+
+    Args:
+      out_dir: output folder (created if missing).
+      summary: from :func:`interjax.analyze.summarize` (T checkpoints).
+      arrays: named NumPy arrays for ``arrays.npz`` (e.g. ``Trajectory.arrays()``).
+      title: the page's heading.
+      metrics: optional ``{"train_loss": (T,), "test_loss": (T,)}``, tabulated and plotted.
+      image, membership, image_records: optional, for :func:`plot_patch_interactions` (image
+        ``(H, W[, C])``, membership ``(H, W)``, records of one sample).
+
+    Returns:
+      ``out_dir / "report.md"``.
+
+    Example:
+      >>> import tempfile, jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from pathlib import Path
+      >>> from interjax.analyze import summarize, trajectory
+      >>> from interjax.report import write_report
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> bases = [jnp.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> traj = trajectory(
+      ...     model, ckpts, bases, x, y, ij.Players.features(3), steps=[0, 10], is_test=[0, 1]
+      ... )
+      >>> metrics = {"train_loss": [0.69, 0.3], "test_loss": [0.69, 0.6]}
+      >>> summary = summarize(traj, **metrics)
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     page = write_report(tmp, summary, traj.arrays(), metrics=metrics)
+      ...     print(page.read_text().splitlines()[0])
+      ...     print(sorted(p.name for p in Path(tmp).iterdir() if p.suffix != ".png"))
+      ...     print(sorted(p.name for p in Path(tmp).glob("*.png")))
+      # interjax analysis
+      ['arrays.npz', 'report.html', 'report.md', 'summary.json']
+      ['generalization_by_order.png', 'power_and_loss.png', 'removal.png']
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "summary.json", {**summary, "metrics": metrics})
