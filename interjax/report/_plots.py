@@ -15,12 +15,37 @@ ORDER_GROUPS = ((1, 1), (2, 2), (3, 3), (4, 99))
 
 
 def _plt():
+    """pyplot, on the headless Agg backend unless the caller already chose one (a notebook's
+    inline backend, ``MPLBACKEND``, or pyplot imported with its own backend): switching the
+    backend under a notebook would stop its figures from showing."""
+    import os
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _outline_segments(mask: np.ndarray) -> list:
+    """Pixel-edge segments around the ``True`` cells of a 2-D mask (imshow coordinates: pixel
+    ``(r, c)`` spans ``[c-½, c+½] × [r-½, r+½]``), so a patch is outlined along its border."""
+    padded = np.pad(mask, 1)
+    segments = []
+    for r, c in zip(*np.nonzero(mask), strict=True):
+        y, x = r - 0.5, c - 0.5
+        if not padded[r, c + 1]:  # row above
+            segments.append([(x, y), (x + 1, y)])
+        if not padded[r + 2, c + 1]:  # row below
+            segments.append([(x, y + 1), (x + 1, y + 1)])
+        if not padded[r + 1, c]:  # left
+            segments.append([(x, y), (x, y + 1)])
+        if not padded[r + 1, c + 2]:  # right
+            segments.append([(x + 1, y), (x + 1, y + 1)])
+    return segments
 
 
 def _group_label(lo, hi):
@@ -29,7 +54,31 @@ def _group_label(lo, hi):
 
 def plot_generalization_by_order(summary: dict, group: str = "all"):
     """Generalizable (solid) and non-generalizable (dashed) salient strength over training, per
-    kind (AND, OR) and order group."""
+    kind (AND, OR) and order group.
+
+    Plots ``Σ_{|S|=k, G=1}|I|`` and ``Σ_{|S|=k, G=0}|I|`` (means over samples) for orders 1, 2, 3
+    and ≥ 4 against the training step (log scale), as in He et al. 2025, arXiv:2505.06993
+    (METHOD.md §4-5).
+
+    Args:
+      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)`` and
+        ``profile_{group}``'s ``generalizable_strength`` and ``nongeneralizable_strength``,
+        each ``(T, 2, n+1)``.
+      group: ``"all"``, ``"train"`` or ``"test"`` samples.
+
+    Returns:
+      ``(fig, axes)`` with two axes: AND, OR.
+
+    Example:
+      >>> import matplotlib.pyplot as plt
+      >>> from interjax.report import plot_generalization_by_order
+      >>> g = [[[0.0, 1.0, 0.5], [0.0, 0.2, 0.0]], [[0.0, 2.0, 1.0], [0.0, 0.3, 0.1]]]
+      >>> profile = {"generalizable_strength": g, "nongeneralizable_strength": g}
+      >>> fig, axes = plot_generalization_by_order({"steps": [0, 100], "profile_all": profile})
+      >>> len(axes), axes[0].get_title()
+      (2, 'AND interactions (all samples)')
+      >>> plt.close(fig)
+    """
     plt = _plt()
     prof = summary[f"profile_{group}"]
     steps = np.asarray(summary["steps"])
@@ -55,7 +104,34 @@ def plot_generalization_by_order(summary: dict, group: str = "all"):
 
 
 def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
-    """Generalization power H over training with train/test loss and the phase boundaries."""
+    """Generalization power H over training with train/test loss and the phase boundaries.
+
+    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` per checkpoint (METHOD.md §4) on the left axis, losses on the
+    right, dashed lines at the phase boundaries of :func:`interjax.analyze.detect_phases`
+    (METHOD.md §5; He et al. 2025, arXiv:2505.06993).
+
+    Args:
+      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)``,
+        ``profile_{all,train,test}["power"]`` ``(T,)`` where present and
+        ``phases["boundary_steps"]``.
+      train_loss, test_loss: optional ``(T,)`` losses.
+
+    Returns:
+      ``(fig, (ax, ax2))``: the power axis and the twin loss axis.
+
+    Example:
+      >>> import matplotlib.pyplot as plt
+      >>> from interjax.report import plot_power_and_loss
+      >>> summary = {
+      ...     "steps": [0, 10, 100],
+      ...     "profile_all": {"power": [0.4, 0.8, 0.6]},
+      ...     "phases": {"boundary_steps": [10, None]},
+      ... }
+      >>> fig, (ax, ax2) = plot_power_and_loss(summary, [0.7, 0.4, 0.1], [0.7, 0.5, 0.6])
+      >>> len(ax.lines), len(ax2.lines), ax.get_ylabel()
+      (2, 2, 'generalization power H')
+      >>> plt.close(fig)
+    """
     plt = _plt()
     steps = np.maximum(np.asarray(summary["steps"]), 1)
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -77,12 +153,15 @@ def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
         ax2.plot(steps, train_loss, color="C1", label="train loss")
         ax2.plot(steps, test_loss, color="C3", label="test loss")
         ax2.set_ylabel("cross-entropy")
+    marks: dict[int, list[str]] = {}  # boundaries at the same step share one line and label
     for b, name in zip(
         summary["phases"]["boundary_steps"], ("end of phase 1", "start of phase 3"), strict=True
     ):
         if b is not None:
-            ax.axvline(max(b, 1), color="k", ls="--", lw=0.8)
-            ax.text(max(b, 1), 1.0, name, rotation=90, va="top", ha="right", fontsize=7)
+            marks.setdefault(max(int(b), 1), []).append(name)
+    for b, names in marks.items():
+        ax.axvline(b, color="k", ls="--", lw=0.8)
+        ax.text(b, 1.0, " = ".join(names), rotation=90, va="top", ha="right", fontsize=7)
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower left")
@@ -92,7 +171,31 @@ def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
 
 def plot_removal(summary: dict):
     """Cross-entropy on train and test samples before and after removing the
-    non-generalizable interactions, over training."""
+    non-generalizable interactions, over training.
+
+    Before: ``softplus(-v(x))``; after: ``softplus(-ṽ(x))`` with
+    ``ṽ(x) = v(x) - Σ_{G=0} I(S|x)`` (:func:`interjax.analyze.removal_experiment`; METHOD.md
+    §5; He et al. 2025, arXiv:2505.06993).
+
+    Args:
+      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)`` and
+        ``removal[group]["loss_before" | "loss_after"]`` ``(T,)`` for ``train`` and ``test``.
+
+    Returns:
+      ``(fig, ax)``.
+
+    Example:
+      >>> import matplotlib.pyplot as plt
+      >>> from interjax.report import plot_removal
+      >>> removal = {
+      ...     "train": {"loss_before": [0.7, 0.2], "loss_after": [0.7, 0.3]},
+      ...     "test": {"loss_before": [0.7, 0.6], "loss_after": [0.7, 0.4]},
+      ... }
+      >>> fig, ax = plot_removal({"steps": [0, 100], "removal": removal})
+      >>> len(ax.lines), ax.get_xscale()
+      (4, 'log')
+      >>> plt.close(fig)
+    """
     plt = _plt()
     steps = np.maximum(np.asarray(summary["steps"]), 1)
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -111,24 +214,51 @@ def plot_removal(summary: dict):
 
 def plot_patch_interactions(image, membership, records, *, top: int = 6):
     """The strongest interactions of one sample drawn on the image: one panel per interaction,
-    its patches outlined (AND in blue, OR in orange), value in the title."""
+    its patches outlined (AND in blue, OR in orange), value in the title.
+
+    Args:
+      image: ``(H, W)`` or ``(H, W, C)`` (channels are averaged for display).
+      membership: ``(H, W)`` player id of each pixel (``Players.membership`` of
+        :meth:`interjax.Players.patches`).
+      records: dicts with ``players`` (list of ids), ``kind`` (``"and"`` or ``"or"``) and
+        ``value``, strongest first (e.g. ``interjax.salient(fit).as_records()``).
+      top: at most this many panels.
+
+    Returns:
+      ``(fig, axes)`` with one axis per drawn record.
+
+    Example:
+      >>> import numpy as np, matplotlib.pyplot as plt, interjax as ij
+      >>> from interjax.report import plot_patch_interactions
+      >>> players = ij.Players.patches((4, 4), 2)  # n = 4 patches of 2×2 pixels
+      >>> records = [
+      ...     {"players": [0, 3], "kind": "and", "value": 1.5},
+      ...     {"players": [1], "kind": "or", "value": -0.4},
+      ... ]
+      >>> fig, axes = plot_patch_interactions(np.eye(4), players.membership, records)
+      >>> len(axes), axes[0].get_title()
+      (2, 'AND +1.50')
+      >>> plt.close(fig)
+    """
     plt = _plt()
     image = np.asarray(image)
     if image.ndim == 3:
         image = image.mean(-1)
     membership = np.asarray(membership)
     records = list(records)[:top]
-    fig, axes = plt.subplots(1, max(len(records), 1), figsize=(2.2 * max(len(records), 1), 2.4))
+    from matplotlib.collections import LineCollection
+
+    panels = max(len(records), 1)
+    width = min(2.2 * panels, 11.0)  # panels shrink rather than the figure growing without end
+    fig, axes = plt.subplots(1, panels, figsize=(width, 2.4 * width / (2.2 * panels) + 0.3))
     axes = np.atleast_1d(axes)
     for ax, rec in zip(axes, records, strict=False):
         ax.imshow(image, cmap="gray_r")
-        mask = np.isin(membership, rec["players"]).astype(float)
-        ax.contour(
-            mask,
-            levels=[0.5],
-            colors="tab:blue" if rec["kind"] == "and" else "tab:orange",
-            linewidths=2,
-        )
+        mask = np.isin(membership, rec["players"])
+        color = "tab:blue" if rec["kind"] == "and" else "tab:orange"
+        ax.add_collection(LineCollection(_outline_segments(mask), colors=color, linewidths=2))
+        ax.set_xlim(-0.5, image.shape[1] - 0.5)
+        ax.set_ylim(image.shape[0] - 0.5, -0.5)
         ax.set_title(f"{rec['kind'].upper()} {rec['value']:+.2f}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
