@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import optax
 from flax import nnx
@@ -54,6 +56,13 @@ def accuracy(model: nnx.Module, x, y) -> float:
     return float((np.asarray(model(x)).argmax(-1) == np.asarray(y)).mean())
 
 
+@functools.cache
+def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
+    """One optax object per setting: the optimizer's transformation is part of the jitted
+    step's static graph, so a new object per Trainer would compile the step again."""
+    return optax.adamw(learning_rate, weight_decay=weight_decay)
+
+
 @nnx.jit
 def _step(model, optimizer, xb, yb):
     def loss_fn(m):
@@ -101,7 +110,7 @@ class Trainer:
         self.model = model
         self.x, self.y = x, y
         self.optimizer = nnx.Optimizer(
-            model, optax.adamw(learning_rate, weight_decay=weight_decay), wrt=nnx.Param
+            model, _adamw(float(learning_rate), float(weight_decay)), wrt=nnx.Param
         )
         self.rng = np.random.default_rng(seed)
         self.batch_size = min(batch_size, len(x))
