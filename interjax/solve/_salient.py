@@ -117,17 +117,28 @@ class Salient:
     def players(self, i: int) -> tuple[int, ...]:
         return coalition_players(int(self.sets[i]), self.n)
 
-    def as_records(self) -> list[dict]:
-        return [
-            {
-                "set": int(s),
-                "players": list(coalition_players(int(s), self.n)),
-                "kind": KINDS[int(k)],
-                "order": int(o),
-                "value": float(v),
-            }
-            for s, k, o, v in zip(self.sets, self.kinds, self.orders, self.values, strict=True)
-        ]
+    def as_records(self, names=None) -> list[dict]:
+        """One dict per salient interaction, strongest first: ``set`` (bitmask), ``players``
+        (ids), ``kind``, ``order``, ``value``; with ``names`` (one per player, e.g.
+        ``Players.names``) also ``names``, the players' names.
+
+        Example:
+          >>> import interjax as ij, numpy as np
+          >>> sal = ij.Salient(np.array([3]), np.array([0]), np.array([2.0]), np.array([2]), n=2)
+          >>> sal.as_records(names=["age", "dose"])[0]["names"]
+          ['age', 'dose']
+        """
+        if names is not None and len(names) != self.n:
+            raise ValueError(f"got {len(names)} names for {self.n} players")
+        records = []
+        for s, k, o, v in zip(self.sets, self.kinds, self.orders, self.values, strict=True):
+            players = list(coalition_players(int(s), self.n))
+            rec = {"set": int(s), "players": players, "kind": KINDS[int(k)]}
+            rec.update(order=int(o), value=float(v))
+            if names is not None:
+                rec["names"] = [str(names[p]) for p in players]
+            records.append(rec)
+        return records
 
 
 def salient(
