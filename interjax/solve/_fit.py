@@ -185,7 +185,7 @@ def fit_and_or(
         p, r, objective, lower, iterations = _solve_highs(flat, tau)
     return make_result(
         flat,
-        lead,
+        tuple(lead),
         p,
         r,
         objective,
@@ -200,10 +200,15 @@ def fit_and_or(
     )
 
 
+@functools.partial(jax.jit, static_argnames=("lead", "q_ratio", "solver", "fold", "tol", "eps"))
 def make_result(
     flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio, solver, fold, tol, eps
 ) -> AndOr:
-    """Interactions, fold, certificate and noise floors of a solved split ``(p, r)``."""
+    """Interactions, fold, certificate and noise floors of a solved split ``(p, r)``.
+
+    One compiled program: run eagerly, its n-stage transforms would compile each small
+    operation separately on a first call (about a hundred compilations, seconds on a CPU).
+    """
     n = num_players_of(flat.shape[-1])
     op = operators(n)
     and_, or_ = fold_or_into_and(op.M(p), op.O(r), fold)

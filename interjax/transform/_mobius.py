@@ -13,6 +13,8 @@ arXiv:2401.16318; He et al. (2025), arXiv:2505.06993.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -205,6 +207,7 @@ def reconstruct(and_, or_) -> jax.Array:
     return and_inverse(and_) + or_inverse(or_)
 
 
+@jax.jit
 def matching_error(v, and_, or_, q=None) -> jax.Array:
     """Universal matching residual ``max_T |v(T) + q(T) - reconstruct(and_, or_)(T)|``.
 
@@ -232,6 +235,7 @@ def matching_error(v, and_, or_, q=None) -> jax.Array:
     return jnp.max(jnp.abs(target - reconstruct(and_, or_)), axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames=("kind", "eps"))
 def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     """Conservative first-order bound on the rounding error of each interaction, ``(..., 2**n)``.
 
