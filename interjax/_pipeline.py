@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,36 +33,62 @@ __all__ = [
 
 class OutputLock:
     """Exclusive use of an output folder: ``OUT/.interjax.lock`` holds the owner's pid; a lock
-    whose process is gone is taken over."""
+    whose process is gone (a killed run) is taken over. Not re-entrant."""
 
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / ".interjax.lock"
 
+    def _owner(self) -> int:
+        """The pid in the lock file (0: none, unreadable)."""
+        try:
+            return int(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _refuse(self, pid: int):
+        return RuntimeError(
+            f"{self.path.parent} is being written by another interjax run (pid "
+            f"{pid}); wait for it or choose another --out (if no such run is active, remove "
+            f"{self.path})."
+        )
+
+    def check(self) -> None:
+        """Refuse at once if another live run holds the lock (reads only, creates nothing):
+        lets a second run stop before its slow preparation rather than after it."""
+        pid = self._owner()
+        if self.path.resolve() in _HELD or (pid and pid != os.getpid() and _alive(pid)):
+            raise self._refuse(pid)
+
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        key = self.path.resolve()
+        if key in _HELD:  # another analysis of this process writes there
+            raise self._refuse(os.getpid())
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise RuntimeError(
-                        f"{self.path.parent} is being written by another interjax run (pid "
-                        f"{pid}); wait for it or choose another --out."
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale lock of a killed run
+                pid = self._owner()
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise self._refuse(pid) from None
+                # stale lock of a killed run; also when its pid is ours but this process does
+                # not hold it (pids are reused, e.g. after a container restart)
+                self.path.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as f:
                 f.write(str(os.getpid()))
+            _HELD.add(key)
+            self._key = key
             return self
         raise RuntimeError(f"could not lock {self.path.parent}")
 
     def __exit__(self, *exc):
+        _HELD.discard(self._key)
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+_HELD: set[Path] = set()  # lock files this process holds
 
 
 def _alive(pid: int) -> bool:
@@ -233,6 +260,10 @@ def analyze_run(
     stages = out / "stages"
     with OutputLock(out):
         stages.mkdir(parents=True, exist_ok=True)
+        for folder in (out, stages):  # write_bytes_atomic's temporary files of a killed run
+            for tmp in folder.glob(".*.tmp"):
+                if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", tmp.name):
+                    tmp.unlink(missing_ok=True)
         model = inputs.model.with_output(log_odds(target=inputs.y))
 
         def fit(v):

@@ -8,7 +8,9 @@
                      [--same-sign] [--quiet]
 
 Errors in the input (missing folders, files or keys, a factory that does not match the
-checkpoints, ...) end with a one-line message and exit status 2, never a traceback.
+checkpoints, ...) end with a one-line message and exit status 2, never a traceback. Ctrl-C
+(SIGINT) ends with a one-line message and exit status 130; ``interjax analyze`` keeps the
+finished checkpoint groups, so the same command resumes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command line's error style: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="interjax",
         description="Exact AND-OR interactions of JAX models and their generalization power.",
     )
@@ -157,16 +166,50 @@ def _load_data(path: str):
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"data file {p} does not exist")
-    with np.load(p) as z:
-        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(
+            f"{p} is not an .npz archive of arrays ({type(err).__name__} reading it); write it "
+            "with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+        ) from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{p} holds one array, not an .npz archive; write x_train, y_train, x_test, y_test "
+            "with np.savez"
+        )
+    with z:
+        missing = [k for k in keys if k not in z.files]
         if missing:
             raise ValueError(f"{p} lacks {missing}; it must hold x_train, y_train, x_test, y_test")
-        arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        try:
+            arrays = {k: z[k] for k in keys}
+        except ValueError as err:  # object arrays: not loaded without pickle
+            raise ValueError(f"{p} holds a non-numeric array: {err}") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
             raise ValueError(
                 f"x_{split} {x.shape} and y_{split} {y.shape} must be (N, ...) and (N,) with N > 0"
+            )
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool) or np.iscomplexobj(x):
+            raise ValueError(f"x_{split} must hold real numbers, got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = np.argwhere(~np.isfinite(x))[0].tolist()
+            raise ValueError(
+                f"x_{split} holds NaN or inf (first at {bad}); clean or impute the data first"
+            )
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) or np.iscomplexobj(y):
+            raise ValueError(
+                f"y_{split} must hold class labels 0, 1, ..., K-1, got dtype {y.dtype}"
+            )
+        yf = y.astype(np.float64)
+        bad = ~np.isfinite(yf) | (yf != np.round(yf)) | (yf < 0)
+        if bad.any():
+            raise ValueError(
+                f"y_{split} must hold class labels 0, 1, ..., K-1 (integers >= 0), got "
+                f"{y.dtype} values like {y[bad][:3].tolist()}"
             )
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise ValueError("x_train and x_test must have the same shape per sample")
@@ -175,23 +218,86 @@ def _load_data(path: str):
 
 def _check_numbers(args) -> None:
     """The numeric options, checked before any checkpoint is read or model trained."""
+    import math
+
     checks = [
-        ("--tol", args.tol, args.tol > 0, "a relative gap > 0, e.g. 1e-2"),
-        ("--q-ratio", args.q_ratio, args.q_ratio >= 0, "a number >= 0, e.g. 0.02"),
+        ("--tol", args.tol, 0 < args.tol < math.inf, "a relative gap > 0, e.g. 1e-2"),
+        ("--q-ratio", args.q_ratio, 0 <= args.q_ratio < math.inf, "a number >= 0, e.g. 0.02"),
         ("--ratio", args.ratio, 0 <= args.ratio <= 1, "a share in [0, 1], e.g. 0.05"),
+        ("--players", args.players, 1 <= args.players <= 16, "1..16 (2**n masked inputs)"),
         ("--samples", args.samples, args.samples >= 1, "at least 1"),
         ("--baselines", args.baselines, args.baselines >= 1, "at least 1"),
         ("--baseline-steps", args.baseline_steps, args.baseline_steps >= 1, "at least 1"),
         (
             "--memory-budget",
             args.memory_budget,
-            args.memory_budget is None or args.memory_budget > 0,
+            args.memory_budget is None or 0 < args.memory_budget < math.inf,
             "a size in GiB > 0, e.g. 8",
         ),
     ]
     for flag, value, ok, want in checks:
         if not ok:
             raise ValueError(f"{flag} {value} is out of range: expected {want}")
+    for d in args.baseline_dirs or []:
+        if not Path(d).is_dir():
+            raise ValueError(f"--baseline-dirs: {d} is not a folder of Orbax checkpoints")
+
+
+def _check_model_fits_data(factory, arrays, spec: str) -> None:
+    """Shape inference of the factory's model on one sample (no computation): the data must
+    fit the model's input and its labels the model's classes, before any checkpoint is read."""
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    graphdef, state = nnx.split(nnx.eval_shape(factory))
+    x_shape = arrays["x_train"].shape[1:]
+    probe = jax.ShapeDtypeStruct((1, *x_shape), np.float32)
+    try:
+        out = jax.eval_shape(lambda st, xb: nnx.merge(graphdef, st)(xb), state, probe)
+    except Exception as err:
+        raise ValueError(
+            f"the model of --model {spec} cannot take the data's inputs of shape {x_shape} per "
+            f"sample: {type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
+    if len(getattr(out, "shape", ())) != 2:
+        raise ValueError(
+            f"the model of --model {spec} must return class logits (B, K) for inputs (B, "
+            f"*{x_shape}), got {getattr(out, 'shape', type(out).__name__)}"
+        )
+    classes = max(int(out.shape[1]), 2)
+    for split in ("train", "test"):
+        top = int(arrays[f"y_{split}"].max())
+        if top >= classes:
+            raise ValueError(
+                f"y_{split} holds class {top} but the model of --model {spec} has {classes} "
+                "classes; relabel the data as 0..K-1 or build a model with more outputs"
+            )
+
+
+def _drop_closed_loop_noise() -> None:
+    """Reading a damaged step, Orbax closes its asyncio loop while tensorstore still has
+    callbacks for it; each then prints a traceback ending in 'Event loop is closed' (an
+    unraisable exception, after the warning that names the step). Drop exactly those."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        err = unraisable.exc_value
+        if isinstance(err, RuntimeError) and str(err) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+    # the same reads may leave an asyncio task whose exception (the read error, already named
+    # in the warning) nobody retrieves; asyncio logs it with a traceback when the task is freed
+    import logging
+
+    class _NeverRetrieved(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("Task exception was never retrieved")
+
+    logging.getLogger("asyncio").addFilter(_NeverRetrieved())
 
 
 def _analyze(args) -> None:
@@ -205,6 +311,7 @@ def _analyze(args) -> None:
     from interjax import data
     from interjax._pipeline import (
         AnalysisInputs,
+        OutputLock,
         analysis_memory,
         analyze_run,
         check_memory_budget,
@@ -212,15 +319,16 @@ def _analyze(args) -> None:
     from interjax.checkpoints import orbax_source
 
     _check_numbers(args)
+    OutputLock(Path(args.out)).check()  # another run writing there: refused before any work
+    _drop_closed_loop_noise()
     factory = _load_factory(args.model)
     arrays = _load_data(args.data)
     takes_seed = "seed" in inspect.signature(factory).parameters
-    source = orbax_source(args.checkpoints, model_factory=factory)
+    source = orbax_source(args.checkpoints, model_factory=factory)  # lists steps, reads none
+    _check_model_fits_data(factory, arrays, args.model)  # before any checkpoint is read
     steps, _ = source.restore_many()  # validates the structure, skips broken steps
     x_shape = arrays["x_train"].shape[1:]
     size = int(np.prod(x_shape))
-    if not 1 <= args.players <= 16:
-        raise ValueError(f"--players must be 1..16, got {args.players}")
     if args.players > size:
         raise ValueError(f"--players {args.players} exceeds the {size} input features")
     players = (
@@ -319,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             if args.steps < 1:
                 raise ValueError(f"--steps must be >= 1, got {args.steps}")
+            if args.seed < 0:
+                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             if args.only in (None, "explain"):
                 from interjax._demo import run_demo
 
@@ -334,6 +444,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
         print(f"interjax {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through JAX and Orbax
+        resume = (
+            f"; the finished checkpoint groups are kept in {Path(args.out) / 'stages'}: run the "
+            "same command again to resume"
+            if args.command == "analyze"
+            else ""
+        )
+        print(f"interjax {args.command}: interrupted{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

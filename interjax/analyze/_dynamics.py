@@ -26,7 +26,37 @@ import dataclasses
 
 import numpy as np
 
+from interjax.masks._checks import check_int, check_real
+
 __all__ = ["LossGap", "Phases", "detect_phases", "loss_gap", "removal_experiment", "smooth"]
+
+
+def _curve(y, name: str, length: int | None = None) -> np.ndarray:
+    """A ``(T,)`` curve over checkpoints as float64; its length must match the others'."""
+    try:
+        a = np.asarray(y, np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be numbers over checkpoints, (T,): {err}") from None
+    if a.ndim != 1:
+        raise ValueError(
+            f"{name} must be one number per checkpoint, shape (T,), got shape {a.shape}"
+            + ("; sum over kinds and orders first" if a.ndim > 1 else "")
+        )
+    if length is not None and len(a) != length:
+        raise ValueError(
+            f"{name} has {len(a)} entries but steps has {length}: pass one per checkpoint"
+        )
+    return a
+
+
+def _steps(steps) -> tuple[int, ...]:
+    a = np.asarray(steps)
+    if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(
+            f"steps must be the checkpoints' training steps, ints of shape (T,), got "
+            f"{a.dtype} of shape {a.shape}"
+        )
+    return tuple(int(s) for s in a)
 
 
 def smooth(y, window: int = 3) -> np.ndarray:
@@ -48,7 +78,9 @@ def smooth(y, window: int = 3) -> np.ndarray:
       >>> smooth([0.0, 3.0, 0.0, 3.0], window=3).tolist()
       [1.0, 1.0, 2.0, 2.0]
     """
-    y = np.asarray(y, np.float64)
+    y = _curve(y, "y")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer):
+        raise TypeError(f"window must be an int (checkpoints averaged), got {window!r}")
     if window <= 1 or len(y) < 3:
         return y.copy()
     half = window // 2
@@ -150,8 +182,14 @@ def detect_phases(
       >>> [round(h, 2) for h in ph.power_smoothed][:4]
       [0.25, 0.5, 0.75, 0.73]
     """
-    steps = tuple(int(s) for s in steps)
-    ng, gs = smooth(nongeneralizable, window), smooth(generalizable, window)
+    steps = _steps(steps)
+    ng_raw = _curve(nongeneralizable, "nongeneralizable", len(steps))
+    gs_raw = _curve(generalizable, "generalizable", len(steps))
+    window = check_int("window", window, what="checkpoints in the moving average, e.g. 3")
+    rise = check_real("rise", rise, low=0.0, high=1.0, what="a share of H's range, e.g. 0.1")
+    dominance = check_real("dominance", dominance, low=0.0, what="a growth ratio, e.g. 2")
+    persist = check_int("persist", persist, what="consecutive intervals, e.g. 2")
+    ng, gs = smooth(ng_raw, window), smooth(gs_raw, window)
     total = ng + gs
     h = np.where(total > 0, gs / np.where(total > 0, total, 1.0), 0.0)
     common = dict(
@@ -167,6 +205,16 @@ def detect_phases(
     if len(steps) < 4:
         return Phases(
             False, f"only {len(steps)} checkpoints: need at least 4", None, None, **common
+        )
+    bad = np.flatnonzero(~(np.isfinite(ng_raw) & np.isfinite(gs_raw)))
+    if bad.size:
+        return Phases(
+            False,
+            f"the strengths are NaN or infinite at checkpoints {bad[:5].tolist()} (steps "
+            f"{[steps[i] for i in bad[:5]]}): no phases can be read off",
+            None,
+            None,
+            **common,
         )
     span = float(h.max() - h.min())
     b1 = None
@@ -257,8 +305,16 @@ def loss_gap(
       >>> lg.onset_index, lg.onset_step, round(lg.correlation, 3)
       (1, 10, 0.997)
     """
-    gap = np.asarray(test_loss, np.float64) - np.asarray(train_loss, np.float64)
-    ng = np.asarray(nongeneralizable, np.float64)
+    steps = _steps(steps)
+    if not steps:
+        raise ValueError("loss_gap needs at least one checkpoint; steps is empty")
+    train = _curve(train_loss, "train_loss", len(steps))
+    test = _curve(test_loss, "test_loss", len(steps))
+    ng = _curve(nongeneralizable, "nongeneralizable", len(steps))
+    onset_fraction = check_real(
+        "onset_fraction", onset_fraction, low=0.0, high=1.0, low_open=True, what="e.g. 0.25"
+    )
+    gap = test - train
     corr = float(np.corrcoef(gap, ng)[0, 1]) if gap.std() > 0 and ng.std() > 0 else float("nan")
     onset = None
     if gap.max() > 0:
@@ -268,7 +324,7 @@ def loss_gap(
         tuple(map(float, gap)),
         corr,
         onset,
-        None if onset is None else int(list(steps)[onset]),
+        None if onset is None else steps[onset],
         onset_fraction,
     )
 
@@ -294,5 +350,15 @@ def removal_experiment(v_full, nongeneralizable_sum):
       ([0.127, 0.474], [0.474, 0.201])
     """
     v = np.asarray(v_full, np.float64)
-    v_removed = v - np.asarray(nongeneralizable_sum, np.float64)
+    removed = np.asarray(nongeneralizable_sum, np.float64)
+    try:
+        fits = np.broadcast_shapes(removed.shape, v.shape) == v.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"nongeneralizable_sum of shape {removed.shape} does not fit v_full of shape "
+            f"{v.shape}: pass one sum per full-input value (same shape)"
+        )
+    v_removed = v - removed
     return np.logaddexp(0.0, -v), np.logaddexp(0.0, -v_removed)

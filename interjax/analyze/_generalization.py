@@ -15,10 +15,38 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from interjax.masks import coalition_sizes, num_players_of
 
 __all__ = ["GeneralizationProfile", "generalization_labels", "generalization_profile"]
+
+
+def _as_mask(mask, name: str) -> jax.Array:
+    """A boolean (or 0/1 integer) mask; floats are refused, since any non-zero would read true."""
+    m = mask if hasattr(mask, "dtype") else np.asarray(mask)
+    if not (m.dtype == bool or jnp.issubdtype(m.dtype, jnp.integer)):
+        raise TypeError(
+            f"{name} must be a boolean mask (from ij.salient_mask), got dtype {m.dtype}"
+        )
+    return jnp.asarray(m, bool)
+
+
+def _check_layout(shape, name: str) -> None:
+    """``(..., 2, 2**n)``: AND and OR rows over coalitions, as :func:`interjax.salient_mask`."""
+    if len(shape) < 2 or shape[-2] != 2:
+        raise ValueError(
+            f"{name} must have the layout (..., 2, 2**n) of ij.salient_mask (AND row 0, OR row "
+            f"1), got shape {tuple(shape)}"
+        )
+    num_players_of(shape[-1])
+
+
+def _fits(shape, target_shape) -> bool:
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target_shape)) == tuple(target_shape)
+    except ValueError:
+        return False
 
 
 def generalization_labels(
@@ -58,8 +86,9 @@ def generalization_labels(
       >>> generalization_labels(target, baselines).tolist()
       [[False, True, False, True], [False, False, True, False]]
     """
-    target_mask = jnp.asarray(target_mask, bool)
-    shared = jnp.asarray(baseline_masks, bool)
+    target_mask = _as_mask(target_mask, "target_mask")
+    shared = _as_mask(baseline_masks, "baseline_masks")
+    _check_layout(target_mask.shape, "target_mask")
     try:
         ok = jnp.broadcast_shapes(shared.shape[1:], target_mask.shape) == target_mask.shape
     except ValueError:
@@ -72,9 +101,22 @@ def generalization_labels(
     if same_sign:
         if target_values is None or baseline_values is None:
             raise ValueError("same_sign=True needs target_values and baseline_values")
-        shared = shared & (
-            jnp.sign(jnp.asarray(baseline_values)) == jnp.sign(jnp.asarray(target_values))[None]
-        )
+        tv, bv = jnp.asarray(target_values), jnp.asarray(baseline_values)
+        if tv.shape != target_mask.shape:
+            raise ValueError(
+                f"target_values {tv.shape} must have the target mask's shape "
+                f"{target_mask.shape} (the interactions the mask was taken from)"
+            )
+        if bv.ndim != shared.ndim or not _fits(bv.shape[1:], target_mask.shape):
+            raise ValueError(
+                f"baseline_values {bv.shape} must be (K, *target shape {target_mask.shape}) like "
+                f"the baseline masks {shared.shape}"
+            )
+        if bv.shape[0] != shared.shape[0]:
+            raise ValueError(
+                f"baseline_values hold {bv.shape[0]} baselines but baseline_masks {shared.shape[0]}"
+            )
+        shared = shared & (jnp.sign(bv) == jnp.sign(tv)[None])
     return target_mask & shared.any(axis=0)
 
 
@@ -153,7 +195,25 @@ def generalization_profile(
       0.5
     """
     values = jnp.asarray(values)
+    _check_layout(values.shape, "values")
     n = num_players_of(values.shape[-1])
+    for name, mask in (("salient", salient), ("generalizable", generalizable)):
+        if not _fits(np.shape(mask), values.shape):
+            raise ValueError(
+                f"{name} of shape {np.shape(mask)} does not fit values of shape {values.shape}; "
+                "pass the masks of these interactions, (..., 2, 2**n) each"
+            )
+    if sample_axis is not None:
+        lead = values.ndim - 2
+        if (
+            isinstance(sample_axis, bool)
+            or not isinstance(sample_axis, int | np.integer)
+            or not (0 <= sample_axis < lead or -values.ndim <= sample_axis <= -3)
+        ):
+            raise ValueError(
+                f"sample_axis must index one of the {lead} leading (sample, checkpoint) axes "
+                f"of values {values.shape}, not the kind or coalition axis; got {sample_axis!r}"
+            )
     onehot = (coalition_sizes(n)[:, None] == jnp.arange(n + 1)[None, :]).astype(values.dtype)
     mag = jnp.abs(values)
     sal = jnp.asarray(salient, bool)

@@ -20,6 +20,8 @@ from interjax.analyze._generalization import generalization_labels, generalizati
 from interjax.evaluate import Model, evaluate, log_odds, stack_models
 from interjax.masks import Players
 from interjax.solve import fit_and_or, salient_mask
+from interjax.solve._fit import check_options
+from interjax.solve._salient import check_rule
 
 __all__ = ["Trajectory", "fit_salient", "summarize", "trajectory"]
 
@@ -100,6 +102,7 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
       >>> np.flatnonzero(sal[0, 0, 0]).tolist(), np.flatnonzero(sal[0, 0, 1]).tolist()
       ([3], [6])
     """
+    check_rule(ratio=ratio)  # before the fit, not after it
     fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
@@ -170,7 +173,26 @@ def trajectory(
       >>> np.flatnonzero(traj.generalizable[1, 0, 0]).tolist()
       [1]
     """
+    check_options(q_ratio, tol, "optimal", "singletons", max_iters)  # before any evaluation
+    check_rule(ratio=ratio)
     y = np.asarray(y)
+    x_shape = np.shape(x)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y must be the samples' integer labels, shape (B,), got {y.dtype} of shape {y.shape}"
+        )
+    if len(x_shape) < 1 or x_shape[0] != len(y):
+        raise ValueError(
+            f"x of shape {x_shape} and y of shape {y.shape} must hold the same B samples: x is "
+            "(B, ...) and y (B,)"
+        )
+    if is_test is not None and np.shape(is_test) != y.shape:
+        raise ValueError(
+            f"is_test of shape {np.shape(is_test)} must mark each of the {len(y)} samples, "
+            f"shape ({len(y)},)"
+        )
+    if not len(checkpoint_params):
+        raise ValueError("checkpoint_params is empty: pass the target's parameters per step")
     if len(checkpoint_params) != len(steps):
         raise ValueError(f"{len(checkpoint_params)} parameter sets for {len(steps)} steps")
     if not baseline_params:

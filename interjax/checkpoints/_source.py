@@ -6,12 +6,14 @@ interjax never writes into a checkpoint folder. Each step is restored into an ab
 made from the user's model factory with ``nnx.eval_shape`` (no parameters are allocated), so a
 checkpoint whose parameters do not match the factory is refused with the first mismatched
 leaves named. A step that cannot be read (truncated, half-written, another format) is skipped
-with a warning naming it; no readable step at all is an error.
+with a warning naming it, and so is a save that never finished (Orbax's temporary folder of an
+interrupted save, which Orbax itself does not list); no readable step at all is an error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +48,13 @@ class CheckpointError(ValueError):
       ...     print(type(err).__name__, isinstance(err, ValueError), "does not exist" in str(err))
       CheckpointError True True
     """
+
+
+class _UnreadableStep(CheckpointError):
+    """One step whose files Orbax cannot read (the cause is chained)."""
+
+
+_TMP_STEP = re.compile(r".*?(\d+)\.orbax-checkpoint-tmp.*")  # Orbax's TMP_DIR_SUFFIX
 
 
 def _ocp():
@@ -168,9 +177,16 @@ class CheckpointSource:
                 self.directory, item_handlers=ocp.StandardCheckpointHandler(), options=options
             )
         if not self._manager.all_steps():
+            unfinished = self._unfinished_steps()
             raise CheckpointError(
                 f"no Orbax checkpoint steps in {self.directory}; expected sub-folders named by "
                 "step (0, 100, ...) written by orbax.checkpoint.CheckpointManager."
+                + (
+                    f" Only unfinished saves were found (steps {sorted(unfinished)}: Orbax's "
+                    "temporary folders of interrupted saves, or of saves still in progress)."
+                    if unfinished
+                    else ""
+                )
             )
         self._checked = False
 
@@ -188,6 +204,22 @@ class CheckpointSource:
         """Committed steps, ascending (re-read from disk, so a run in progress shows new ones)."""
         self._manager.reload()
         return sorted(int(s) for s in self._manager.all_steps())
+
+    def _unfinished_steps(self) -> dict[int, str]:
+        """Steps whose save has not finished: ``{step: folder name}`` of Orbax's temporary
+        ``<step>.orbax-checkpoint-tmp*`` folders that have no committed step beside them.
+
+        On a local disk Orbax commits a step by renaming its temporary folder to the step's
+        name, so what an interrupted save leaves is such a folder; Orbax does not list it, and
+        neither does :meth:`all_steps`.
+        """
+        committed = set(self._manager.all_steps())
+        found = {}
+        for path in sorted(self.directory.iterdir()):
+            m = _TMP_STEP.fullmatch(path.name)
+            if m and int(m.group(1)) not in committed:
+                found[int(m.group(1))] = path.name
+        return found
 
     def _check_structure(self, step: int) -> None:
         if self._checked:
@@ -210,13 +242,23 @@ class CheckpointSource:
         self._checked = True
 
     def restore(self, step: int):
-        """The parameters of ``step`` as a pytree of the abstract target's structure."""
+        """The parameters of ``step`` as a pytree of the abstract target's structure.
+
+        A step that cannot be read (truncated, half-written, another format, or deleted since
+        it was listed) raises :class:`CheckpointError` naming it, Orbax's error chained.
+        """
         ocp = _ocp()
         self._check_structure(step)
         target = _pure(self.abstract)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pure = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pure = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+        except Exception as err:  # truncated, half-written, another format, deleted meanwhile
+            raise _UnreadableStep(
+                f"checkpoint step {step} in {self.directory} cannot be read "
+                f"({type(err).__name__}: {str(err)[:200]})"
+            ) from err
         from flax import nnx
 
         if isinstance(self.abstract, nnx.State):
@@ -229,19 +271,29 @@ class CheckpointSource:
         """Restore several steps, skipping (with a warning naming it) any that cannot be read.
 
         Returns ``(steps_read, params_list)``; raises :class:`CheckpointError` if none can.
+        Without ``steps``, every committed step is read, and each save that did not finish
+        (an interrupted save's temporary folder) is named in a warning.
         """
-        steps = self.all_steps() if steps is None else list(steps)
+        if steps is None:
+            steps = self.all_steps()
+            for step, name in self._unfinished_steps().items():
+                warnings.warn(
+                    f"skipping checkpoint step {step} in {self.directory}: its save did not "
+                    f"finish ({name} is Orbax's temporary folder of an interrupted save, or of "
+                    "one still in progress)",
+                    stacklevel=2,
+                )
+        steps = list(steps)
         read, params = [], []
         for step in steps:
             try:
                 params.append(self.restore(step))
                 read.append(step)
-            except CheckpointError:
-                raise
-            except Exception as err:  # truncated / half-written / foreign step
+            except _UnreadableStep as err:  # truncated / half-written / foreign step
+                cause = err.__cause__
                 warnings.warn(
                     f"skipping checkpoint step {step} in {self.directory}: it cannot be read "
-                    f"({type(err).__name__}: {str(err)[:200]})",
+                    f"({type(cause).__name__}: {str(cause)[:200]})",
                     stacklevel=2,
                 )
         if not read:

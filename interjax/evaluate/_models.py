@@ -205,5 +205,24 @@ def stack_models(models: Sequence[Model] | Model, params_list: Sequence[Any] | N
     for i, s in enumerate(structs[1:], 1):
         if s != structs[0]:
             raise ValueError(f"parameter set {i} has another tree structure than set 0")
+    _check_leaf_shapes(plist)
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *plist)
     return dataclasses.replace(base, params=params, num_stacked=len(plist))
+
+
+def _check_leaf_shapes(plist) -> None:
+    """Every parameter set must have set 0's leaf shapes and dtype kinds; name the leaves that
+    differ (a checkpoint of another architecture, say) before anything is stacked."""
+    first = jax.tree_util.tree_leaves_with_path(plist[0])
+    for i, params in enumerate(plist[1:], 1):
+        bad = [
+            f"{jax.tree_util.keystr(path) or 'params'}: {tuple(jnp.shape(a))} in set 0, "
+            f"{tuple(jnp.shape(b))} in set {i}"
+            for (path, a), b in zip(first, jax.tree.leaves(params), strict=True)
+            if jnp.shape(a) != jnp.shape(b)
+        ]
+        if bad:
+            raise ValueError(
+                f"parameter set {i} does not match set 0 ({len(bad)} leaves differ: "
+                f"{'; '.join(bad[:5])}); stacked models must share one architecture."
+            )

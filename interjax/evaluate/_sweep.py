@@ -20,6 +20,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from interjax.evaluate._checks import check_batched, check_input, check_mesh, diagnose_nonfinite
 from interjax.evaluate._models import Model
 from interjax.masks import Players, check_baseline, coalition_players
 
@@ -69,9 +70,14 @@ def _sweep(
     model, x, baseline, *, players, chunk_size, batched, baseline_per_sample, mesh, output_kind
 ):
     # output_kind: the value function's class and static parts, an explicit part of the compile
-    # cache key. The pytree structure of ``model.output`` already holds them; twice in CI runs
-    # under xdist a sweep nevertheless returned another value function's values (not reproduced
-    # alone, cause not found), so they are keyed explicitly as well.
+    # cache key. The pytree structure of ``model.output`` should hold them, but in jax 0.10.2
+    # two PyTreeDefs of ``register_dataclass`` nodes of different classes with the same fields
+    # compare equal (their hashes differ): LogOdds, Logit and Probability all have (target,
+    # minus_empty), so when jit's executable cache matched a call's key against another entry
+    # of the same hash bucket it could run another value function's program (the CI flake of
+    # tests/evaluate/test_sweep.py::test_value_functions under xdist). Static arguments are
+    # compared with Python ==, so the class here keeps them apart
+    # (tests/test_determinism.py::test_value_function_classes_never_share_a_compiled_sweep).
     del output_kind
     input_shape = x.shape[1:] if batched else x.shape
     emap = players.element_map(input_shape)
@@ -200,7 +206,9 @@ def evaluate(
         (neither its leading axes nor all its elements). Pass it explicitly when in doubt.
       mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
         or pass a ``Mesh`` with one axis, or ``None`` for one device.
-      check_finite: raise, naming some masks, if the model's value is NaN or infinite.
+      check_finite: raise, naming some masks, if the model's value is NaN or infinite (and
+        whether ``x`` or the baseline held NaN themselves); a host ``x`` (NumPy, lists) holding
+        NaN or inf is refused before any work.
 
     Returns:
       ``(2**n,)``, ``(B, 2**n)``, ``(P, 2**n)`` or ``(P, B, 2**n)`` values, float64 when
@@ -218,12 +226,22 @@ def evaluate(
         )
     if not isinstance(players, Players):
         raise TypeError(f"players must be an ij.Players, got {type(players).__name__}")
-    x = x if isinstance(x, jax.Array) else jnp.asarray(x)
+    x = check_input(x, check_finite)
+    check_batched(batched, x)
+    check_mesh(mesh)
     if batched is None:
         batched = _infer_batched(x, players, model.output)
+        check_batched(batched, x)
     input_shape = tuple(x.shape[1:]) if batched else tuple(x.shape)
     num_samples = x.shape[0] if batched else None
-    players.element_map(input_shape)  # raises if the players do not fit
+    try:
+        players.element_map(input_shape)  # raises if the players do not fit
+    except ValueError as err:
+        read = f"a batch of {num_samples} inputs" if batched else "one input"
+        raise ValueError(
+            f"{err} (x of shape {tuple(x.shape)} was read as {read}; pass batched= if that is "
+            "wrong)"
+        ) from None
     b, per_sample = check_baseline(baseline, input_shape, x.dtype, num_samples)
     if mesh == "auto":
         mesh = _default_mesh()
@@ -232,13 +250,23 @@ def evaluate(
     n = players.n
     if chunk_size is None:
         chunk_size = default_chunk_size(n, input_shape, num_samples or 1, num_models, num_devices)
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    chunk_size = min(chunk_size, 2**n)
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int | np.integer)
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be a positive int (masked inputs per chunk), got {chunk_size!r}"
+        )
+    chunk_size = min(int(chunk_size), 2**n)
     _check_memory(
         n, input_shape, x.dtype.itemsize, num_samples or 1, num_models, chunk_size, num_devices
     )
     _check_output(model, x, input_shape, num_samples)
+    if mesh is not None:
+        # replicated over the mesh: arrays committed to one device (parameters restored by
+        # Orbax, or put there by the user) are otherwise refused by the sharded program
+        model, x, b = jax.device_put((model, x, b), NamedSharding(mesh, P()))
     v, all_finite = _sweep(
         model,
         x,
@@ -251,7 +279,7 @@ def evaluate(
         output_kind=_output_kind(model.output),
     )
     if check_finite and not isinstance(v, jax.core.Tracer) and not bool(all_finite):
-        _raise_if_not_finite(v, n)
+        _raise_if_not_finite(v, n, diagnose_nonfinite(x, baseline))
     return v
 
 
@@ -339,7 +367,7 @@ def _output_shape(params, model: Model, input_shape, dtype):
     """Per-input output shape of ``model.apply`` by shape inference (cached by the caller, so
     repeated calls with new checkpoints or samples cost nothing)."""
     apply, custom = model.apply, getattr(model.output, "fn", None)
-    probe = jax.ShapeDtypeStruct((1, *input_shape), dtype)
+    probe = jax.ShapeDtypeStruct((2, *input_shape), dtype)  # 2: a batch axis, not a constant
     try:
         out = jax.eval_shape(apply, params, probe)
     except Exception as err:
@@ -347,13 +375,24 @@ def _output_shape(params, model: Model, input_shape, dtype):
             f"the model cannot be applied to a batch of inputs of shape (C, *{input_shape}): "
             f"{type(err).__name__}: {err}. The apply function receives a batch of masked inputs."
         ) from err
-    if not hasattr(out, "shape") or not out.shape or out.shape[0] != 1:
+    if not hasattr(out, "shape") or not out.shape or out.shape[0] != 2:
         raise ValueError(
             "the model must return one output per masked input, shape (C, ...); got "
-            f"{getattr(out, 'shape', type(out).__name__)} for C=1"
+            f"{getattr(out, 'shape', type(out).__name__)} for C=2 masked inputs. The apply "
+            "function receives a batch; do not reduce or index its first axis."
+        )
+    if jnp.issubdtype(out.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"the model returns complex outputs ({out.dtype}); values must be real. Return the "
+            "real logits, or pass output=<callable> mapping one output to a real scalar."
         )
     if custom is not None:
         res = jax.eval_shape(custom, jax.ShapeDtypeStruct(out.shape[1:], out.dtype))
+        if getattr(res, "shape", None) == () and jnp.issubdtype(res.dtype, jnp.complexfloating):
+            raise TypeError(
+                f"the output function returns a complex value ({res.dtype}); it must return a "
+                "real scalar per masked input, e.g. jnp.abs(z) or z.real."
+            )
         if getattr(res, "shape", None) != ():
             raise ValueError(
                 f"the output function must return a scalar per masked input, got shape "
@@ -362,7 +401,7 @@ def _output_shape(params, model: Model, input_shape, dtype):
     return tuple(out.shape[1:])
 
 
-def _raise_if_not_finite(v, n):
+def _raise_if_not_finite(v, n, note: str = ""):
     finite = np.asarray(jnp.isfinite(v))
     bad = np.argwhere(~finite)
     first = [(tuple(int(i) for i in idx[:-1]), int(idx[-1])) for idx in bad[:4]]
@@ -373,5 +412,5 @@ def _raise_if_not_finite(v, n):
     raise FloatingPointError(
         f"the model's value is NaN or infinite on {len(bad)} of {finite.size} masked inputs, "
         f"e.g. {shown}. Check the baseline (masked inputs may be out of the model's domain) or "
-        "the value function (probabilities of exactly 0 or 1 give infinite log-odds)."
+        "the value function (probabilities of exactly 0 or 1 give infinite log-odds)." + note
     )

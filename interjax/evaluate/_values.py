@@ -146,7 +146,13 @@ def _as_target(target):
     """Targets stay on the host (checked there for free at every call) unless traced."""
     if isinstance(target, jax.core.Tracer):
         return target
-    return np.asarray(target)
+    t = np.asarray(target)
+    if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1:
+        raise TypeError(
+            f"target must be an integer class index or an int array (B,) of them (one per "
+            f"input), got {t.dtype} of shape {t.shape}: {t.ravel()[:5].tolist()}"
+        )
+    return t
 
 
 def log_odds(target, *, minus_empty: bool = False) -> LogOdds:

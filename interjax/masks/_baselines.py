@@ -21,6 +21,8 @@ def mean_baseline(reference, axis: int = 0) -> jnp.ndarray:
       [1.0, 3.0]
     """
     ref = jnp.asarray(reference)
+    if ref.ndim and not -ref.ndim <= axis < ref.ndim:
+        raise ValueError(f"axis {axis} is out of range for a reference set of shape {ref.shape}")
     if ref.ndim == 0 or ref.shape[axis] == 0:
         raise ValueError(f"mean_baseline needs a non-empty reference set, got shape {ref.shape}")
     return ref.mean(axis=axis)
@@ -44,6 +46,8 @@ def token_baseline(embedding_table, token_id: int) -> jnp.ndarray:
     table = jnp.asarray(embedding_table)
     if table.ndim != 2:
         raise ValueError(f"embedding_table must be (vocab, D), got shape {table.shape}")
+    if isinstance(token_id, bool) or not isinstance(token_id, int | np.integer):
+        raise TypeError(f"token_id must be an int row of the table, got {token_id!r}")
     if not 0 <= token_id < table.shape[0]:
         raise ValueError(f"token_id {token_id} out of range for a vocabulary of {table.shape[0]}")
     return table[token_id]

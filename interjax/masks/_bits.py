@@ -9,6 +9,8 @@ convert, and :func:`graded_order` gives a size-graded view. That order is never 
 
 from __future__ import annotations
 
+import operator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,6 +40,34 @@ def num_players_of(length: int) -> int:
     return length.bit_length() - 1
 
 
+_MAX_PLAYERS = 30  # as Players: 2**30 coalitions, int32 coalition ids
+
+
+def _player_count(n, name: str = "n") -> int:
+    """``n`` as an int in ``[0, 30]``, or a clear error."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"{name} (the number of players) must be an int, got {type(n).__name__}")
+    if not 0 <= n <= _MAX_PLAYERS:
+        raise ValueError(
+            f"{name} (the number of players) must be in [0, {_MAX_PLAYERS}], got {n}: "
+            f"2**{n} coalitions{' do not exist' if n < 0 else ' are beyond exact interactions'}."
+        )
+    return int(n)
+
+
+def _player_id(p, what: str) -> int:
+    """One player id (or coalition index): a non-negative int."""
+    if isinstance(p, bool | np.bool_):
+        raise TypeError(f"{what} must be non-negative ints, got the bool {p!r}")
+    try:
+        i = operator.index(p)
+    except TypeError:
+        raise TypeError(f"{what} must be non-negative ints, got {type(p).__name__} {p!r}") from None
+    if i < 0:
+        raise ValueError(f"{what} must be non-negative ints, got {i}")
+    return i
+
+
 def keep_bits(ids: jnp.ndarray, n: int) -> jnp.ndarray:
     """Players kept by each coalition: ``(..., n)`` bools, bit ``i`` of ``ids`` → column ``i``.
 
@@ -61,6 +91,7 @@ def orders(n: int) -> np.ndarray:
       >>> ij.orders(3).tolist()
       [0, 1, 1, 2, 1, 2, 2, 3]
     """
+    n = _player_count(n)
     idx = np.arange(2**n, dtype=np.int64)
     counts = np.zeros(2**n, dtype=np.int64)
     for i in range(n):
@@ -86,6 +117,7 @@ def graded_order(n: int) -> np.ndarray:
         >>> graded_order(3).tolist()
         [0, 1, 2, 4, 3, 5, 6, 7]
     """
+    n = _player_count(n)
     return np.lexsort((np.arange(2**n), orders(n)))
 
 
@@ -103,9 +135,14 @@ def coalition_index(players) -> int:
       >>> ij.coalition_index({0, 2}), ij.coalition_index([]), ij.coalition_index(range(3))
       (5, 0, 7)
     """
+    if isinstance(players, str | bytes) or not hasattr(players, "__iter__"):
+        raise TypeError(
+            f"players must be an iterable of player ids, e.g. [0, 2] or {{1}}; got "
+            f"{type(players).__name__} {players!r}"
+        )
     index = 0
     for p in players:
-        index |= 1 << int(p)
+        index |= 1 << _player_id(p, "player ids")
     return index
 
 
@@ -124,12 +161,16 @@ def coalition_players(index: int, n: int | None = None) -> tuple[int, ...]:
       >>> ij.coalition_players(5), ij.coalition_players(0), ij.coalition_players(7, n=2)
       ((0, 2), (), (0, 1))
     """
-    index = int(index)
-    width = index.bit_length() if n is None else n
+    index = _player_id(index, "coalition indices")
+    width = index.bit_length() if n is None else _player_count(n)
     return tuple(i for i in range(width) if index >> i & 1)
 
 
 def _reverse_bits(v: jnp.ndarray) -> jnp.ndarray:
+    if v.ndim == 0:
+        raise ValueError(
+            "expected an array over coalitions of shape (..., 2**n) to reorder, got a scalar"
+        )
     n = num_players_of(v.shape[-1])
     lead = v.shape[:-1]
     cube = v.reshape((*lead, *(2,) * n))

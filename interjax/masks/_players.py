@@ -27,6 +27,31 @@ import numpy as np
 __all__ = ["Players"]
 
 Background = Literal["keep", "mask"]
+KINDS = ("features", "patches", "segments", "tokens")
+
+
+def _int(value, name: str, low: int = 0) -> int:
+    """A size or index argument: an int (not a bool, not a float) ``>= low``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _int_ids(values, name: str) -> np.ndarray:
+    """A 1-D list of integer ids (indices), refusing floats, strings and nested lists."""
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        arr = np.asarray(values, dtype=object)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be integer indices, got {arr.dtype} values {arr.ravel()[:5].tolist()}"
+        )
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty flat list of ints, got shape {arr.shape}")
+    return arr.astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -69,6 +94,9 @@ class Players:
         object.__setattr__(self, "membership", m)
         if self.background not in ("keep", "mask"):
             raise ValueError(f"background must be 'keep' or 'mask', got {self.background!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        object.__setattr__(self, "n", _int(self.n, "n (the number of players)"))
         if self.n < 1:
             raise ValueError(f"need at least one player, got n={self.n}")
         if self.n > 30:
@@ -134,17 +162,21 @@ class Players:
           >>> Players.features([4, 0], num_features=5).membership.tolist()
           [1, -1, -1, -1, 0]
         """
-        idx = np.arange(players) if isinstance(players, int | np.integer) else np.asarray(players)
+        if isinstance(players, int | np.integer) and not isinstance(players, bool | np.bool_):
+            idx = np.arange(players)
+        else:
+            idx = np.asarray(players)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(
-                "players must be a positive int or a non-empty list of feature indices"
+                "players must be a positive int or a non-empty list of feature indices, got "
+                f"{players!r}"
             )
         if len(set(idx.tolist())) != idx.size:
             dup = sorted({int(i) for i in idx if (idx == i).sum() > 1})
             raise ValueError(f"feature indices overlap: {dup} appear in more than one player")
         if idx.min() < 0:
             raise ValueError(f"feature indices must be >= 0, got {idx.min()}")
-        size = int(idx.max()) + 1 if num_features is None else int(num_features)
+        size = int(idx.max()) + 1 if num_features is None else _int(num_features, "num_features", 1)
         if idx.max() >= size:
             raise ValueError(f"feature index {int(idx.max())} is out of range for {size} features")
         m = np.full(size, -1, np.int32)
@@ -172,8 +204,19 @@ class Players:
           >>> p.n, p.membership.tolist()[0]
           (4, [0, 0, 1, 1])
         """
-        H, W = (int(s) for s in image_shape)
-        ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+        shape = tuple(image_shape) if isinstance(image_shape, tuple | list) else (image_shape,)
+        if len(shape) != 2:
+            raise ValueError(
+                f"image_shape must be (H, W), got {image_shape!r}; channels share their "
+                "pixel's player, so pass the first two axes of an (H, W, C) image."
+            )
+        H, W = (_int(s, "image_shape") for s in shape)
+        if isinstance(patch_size, tuple | list):
+            if len(patch_size) != 2:
+                raise ValueError(f"patch_size must be an int or (ph, pw), got {patch_size!r}")
+            ph, pw = (_int(s, "patch_size") for s in patch_size)
+        else:
+            ph = pw = _int(patch_size, "patch_size")
         if min(H, W, ph, pw) < 1:
             raise ValueError(
                 f"image_shape and patch_size must be positive, got {image_shape}, {patch_size}"
@@ -182,9 +225,7 @@ class Players:
         grid = (np.arange(H)[:, None] // ph) * gw + (np.arange(W)[None, :] // pw)
         if select is None:
             return cls(grid.astype(np.int32), gh * gw, "patches", background, _names(names))
-        sel = np.asarray(select)
-        if sel.ndim != 1 or sel.size == 0:
-            raise ValueError("select must be a non-empty list of patch ids")
+        sel = _int_ids(select, "select (the patch ids)")
         if sel.min() < 0 or sel.max() >= gh * gw:
             raise ValueError(
                 f"patch ids must lie in [0, {gh * gw}) for a {gh}x{gw} grid; got {sel.tolist()}"
@@ -221,18 +262,46 @@ class Players:
             raise ValueError("pass exactly one of segment_map or groups")
         if segment_map is not None:
             m = np.asarray(segment_map)
-            n = int(m.max()) + 1 if m.size else 0
+            if not np.issubdtype(m.dtype, np.integer):
+                raise TypeError(
+                    f"segment_map must hold integer player ids (-1 for background), got dtype "
+                    f"{m.dtype}; e.g. np.asarray(segments, dtype=int)."
+                )
+            if not (m >= 0).any():
+                raise ValueError(
+                    f"segment_map of shape {m.shape} holds no player id >= 0; number the "
+                    "players 0..n-1 (and the background -1)."
+                )
+            n = int(m.max()) + 1
             return cls(m, n, "segments", background, _names(names))
         if shape is None:
             raise ValueError(
                 "groups needs the input shape: Players.segments(groups=..., shape=...)"
             )
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not isinstance(shape, int | np.integer | tuple | list):
+            raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r}")
+        shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+        shape = tuple(_int(d, "shape", 1) for d in shape)
+        if not len(groups):
+            raise ValueError("groups is empty: give at least one group of element indices")
         m = np.full(int(np.prod(shape)), -1, np.int32)
         for pid, group in enumerate(groups):
-            g = np.asarray(group, dtype=np.int64).reshape(-1)
+            try:
+                g = np.asarray(group)
+            except ValueError:
+                raise TypeError(
+                    f"group {pid} must be a flat list of element indices, got {group!r}"
+                ) from None
             if g.size == 0:
-                raise ValueError(f"group {pid} is empty")
+                raise ValueError(
+                    f"group {pid} is empty: every player must own at least one element index"
+                )
+            if not np.issubdtype(g.dtype, np.integer):
+                raise TypeError(
+                    f"group {pid} must list integer flat element indices, got {g.dtype} "
+                    f"{g.ravel()[:5].tolist()}"
+                )
+            g = g.astype(np.int64).reshape(-1)
             if g.min() < 0 or g.max() >= m.size:
                 raise ValueError(
                     f"group {pid} has element index out of range [0, {m.size}): {g.tolist()}"
@@ -265,9 +334,8 @@ class Players:
           >>> Players.tokens(5, positions=[1, 3]).membership.tolist()
           [-1, 0, -1, 1, -1]
         """
-        pos = np.arange(seq_len) if positions is None else np.asarray(positions)
-        if pos.ndim != 1 or pos.size == 0:
-            raise ValueError("positions must be a non-empty list of token positions")
+        seq_len = _int(seq_len, "seq_len", 1)
+        pos = np.arange(seq_len) if positions is None else _int_ids(positions, "positions")
         if pos.min() < 0 or pos.max() >= seq_len:
             raise ValueError(f"token positions must lie in [0, {seq_len}); got {pos.tolist()}")
         if len(set(pos.tolist())) != pos.size:

@@ -10,6 +10,7 @@ import numpy as np
 import optax
 
 from interjax.masks import coalition_sizes, num_players_of
+from interjax.masks._checks import check_int, check_real
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import (
     and_or_problem,
@@ -21,6 +22,7 @@ from interjax.solve._pdhg import (
 from interjax.solve._result import AndOr
 from interjax.solve._sgd import default_sgd, sgd_solve
 from interjax.transform import noise_floor, work_dtype
+from interjax.transform._mobius import _check_same_coalitions, _refuse_nonfinite, check_values
 
 __all__ = ["fit_and_or", "fold_or_into_and"]
 
@@ -51,13 +53,16 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
     """
     if fold not in FOLDS:
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")
+    and_, or_ = check_values(and_, "and_"), check_values(or_, "or_")
+    _check_same_coalitions([and_, or_], ["and_", "or_"])
+    and_, or_ = jnp.asarray(and_), jnp.asarray(or_)
     n = num_players_of(and_.shape[-1])
     limit = 1 if fold == "singletons" else 0
     sel = (coalition_sizes(n) <= limit).reshape((1,) * (and_.ndim - 1) + (2**n,))
     return and_ + jnp.where(sel, or_, 0.0), jnp.where(sel, 0.0, or_)
 
 
-def as_values(v) -> jax.Array:
+def as_values(v, name: str = "v") -> jax.Array:
     """``v`` as one array; a list of value vectors of different lengths is refused clearly."""
     if isinstance(v, list | tuple):
         lengths = sorted({int(np.shape(x)[-1]) if np.ndim(x) else 0 for x in v})
@@ -66,31 +71,38 @@ def as_values(v) -> jax.Array:
                 f"the value vectors have different lengths {lengths} (different n); a batch must "
                 "share one n: fit each n separately."
             )
-    return jnp.asarray(v)
+    return v if isinstance(v, jax.Array) else check_values(v, name)
 
 
-def _validate(v, q_ratio, tol, solver, fold, max_iters):
+def check_options(q_ratio, tol, solver, fold, max_iters, check_every=64):
+    """The settings of a fit, checked before any work: ``(q_ratio, tol, max_iters,
+    check_every)`` as Python numbers (hashable static arguments)."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if fold not in FOLDS:
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")
-    if not np.isfinite(q_ratio) or q_ratio < 0:
-        raise ValueError(f"q_ratio must be a finite number >= 0, got {q_ratio}")
-    if not np.isfinite(tol) or tol <= 0:
-        raise ValueError(f"tol must be a positive relative gap, got {tol}")
-    if not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
-    if v.ndim == 0:
-        raise ValueError("v must be an array of shape (..., 2**n), got a scalar")
-    num_players_of(v.shape[-1])
-    if not isinstance(v, jax.core.Tracer):
-        bad = ~np.isfinite(np.asarray(v))
-        if bad.any():
-            where = np.argwhere(bad)[:3].tolist()
-            raise ValueError(
-                f"v has {int(bad.sum())} NaN or infinite entries (first at {where}); fix the "
-                "model's values (ij.evaluate raises on them unless check_finite=False)."
-            )
+    q_ratio = check_real(
+        "q_ratio", q_ratio, low=0.0, what="the error allowance relative to |v(N) - v(∅)|, e.g. 0.02"
+    )
+    tol = check_real("tol", tol, low=0.0, low_open=True, what="a relative duality gap, e.g. 1e-3")
+    max_iters = check_int("max_iters", max_iters, what="an iteration cap, e.g. 50_000")
+    check_every = check_int(
+        "check_every", check_every, what="iterations between certificates, e.g. 64"
+    )
+    return q_ratio, tol, max_iters, check_every
+
+
+def _validate(v, q_ratio, tol, solver, fold, max_iters, check_every=64, name="v"):
+    """Options and values of a fit, before any work; returns the options as Python numbers."""
+    options = check_options(q_ratio, tol, solver, fold, max_iters, check_every)
+    v = check_values(v, name)
+    if v.size == 0:
+        raise ValueError(
+            f"{name} of shape {tuple(v.shape)} holds no value vector; pass at least one (..., 2**n)"
+        )
+    if isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer):
+        _refuse_nonfinite(v, name)  # host copy: the fit reads v back anyway
+    return options
 
 
 def fit_and_or(
@@ -159,9 +171,22 @@ def fit_and_or(
       (True, 2.0, 1.0)
     """
     v = as_values(v)
-    _validate(v, q_ratio, tol, solver, fold, max_iters)
-    if lanes is not None and (not isinstance(lanes, int) or lanes < 1):
-        raise ValueError(f"lanes must be a positive int or None, got {lanes!r}")
+    q_ratio, tol, max_iters, check_every = _validate(
+        v, q_ratio, tol, solver, fold, max_iters, check_every
+    )
+    if lanes is not None:
+        lanes = check_int("lanes", lanes, what="fits run side by side, or None for the default")
+    if iterate_dtype is not None:
+        iterate_dtype = _float_dtype(iterate_dtype)
+    if eps is not None:
+        eps = check_real("eps", eps, low=0.0, what="the relative error of the values, e.g. 1.2e-7")
+    if solver == "sgd":
+        num_steps = check_int("num_steps", num_steps, what="SGD steps, e.g. 10_000")
+        if optimizer is None:
+            learning_rate = check_real(
+                "learning_rate", learning_rate, low=0.0, low_open=True, what="e.g. 1e-4"
+            )
+    v = jnp.asarray(v)
     v = v.astype(work_dtype(v.dtype))
     n = num_players_of(v.shape[-1])
     lead = v.shape[:-1]
@@ -198,6 +223,20 @@ def fit_and_or(
         tol=tol,
         eps=eps,
     )
+
+
+def _float_dtype(dtype):
+    """``iterate_dtype`` as a float dtype, or a clear error."""
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(
+            f"iterate_dtype must be a float dtype (jnp.float32 or jnp.float64) or None, got "
+            f"{dtype!r}"
+        )
+    return dt
 
 
 @functools.partial(jax.jit, static_argnames=("lead", "q_ratio", "solver", "fold", "tol", "eps"))

@@ -15,11 +15,37 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
+from interjax.masks._checks import check_int, check_real
 from interjax.solve._result import AndOr
 
-__all__ = ["KINDS", "Salient", "salient", "salient_mask", "strength_by_order"]
+__all__ = ["KINDS", "Salient", "check_rule", "salient", "salient_mask", "strength_by_order"]
 
 KINDS = ("and", "or")
+
+
+def _check_fit(fit) -> None:
+    if not isinstance(fit, AndOr):
+        raise TypeError(
+            f"fit must be an ij.AndOr from ij.fit_and_or, got {type(fit).__name__}; fit the "
+            "values first, e.g. ij.salient(ij.fit_and_or(v))."
+        )
+
+
+def check_rule(ratio=None, top_k=None, share=None):
+    """The salient rule's option, checked before any work: ``(ratio, top_k, share)``."""
+    if sum(x is not None for x in (ratio, top_k, share)) > 1:
+        raise ValueError("give at most one of ratio, top_k, share")
+    if top_k is not None:
+        top_k = check_int("top_k", top_k, what="how many of the strongest interactions to keep")
+    if share is not None:
+        share = check_real(
+            "share", share, low=0.0, high=1.0, low_open=True, what="a share of total strength"
+        )
+    if ratio is not None:
+        ratio = check_real(
+            "ratio", ratio, low=0.0, high=1.0, what="a share of the largest |I|, e.g. 0.05"
+        )
+    return ratio, top_k, share
 
 
 def _stacked(fit: AndOr):
@@ -51,19 +77,14 @@ def salient_mask(
       >>> ij.salient_mask(fit, top_k=1)[1].any().item()  # the strongest one is AND {0, 1}
       False
     """
-    given = [x is not None for x in (ratio, top_k, share)]
-    if sum(given) > 1:
-        raise ValueError("give at most one of ratio, top_k, share")
+    _check_fit(fit)
+    ratio, top_k, share = check_rule(ratio, top_k, share)
     _, mag, valid = _stacked(fit)
     flat = jnp.where(valid, mag, 0.0).reshape(*mag.shape[:-2], -1)
     if top_k is not None:
-        if not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
         k = min(top_k, flat.shape[-1])
         thr = jax.lax.top_k(flat, k)[0][..., -1]
     elif share is not None:
-        if not 0 < share <= 1:
-            raise ValueError(f"share must be in (0, 1], got {share}")
         desc = -jnp.sort(-flat, axis=-1)
         cum = jnp.cumsum(desc, axis=-1)
         total = cum[..., -1:]
@@ -71,8 +92,6 @@ def salient_mask(
         thr = jnp.take_along_axis(desc, idx[..., None], axis=-1)[..., 0]
     else:
         ratio = 0.05 if ratio is None else ratio
-        if not 0 <= ratio <= 1:
-            raise ValueError(f"ratio must be in [0, 1], got {ratio}")
         thr = ratio * flat.max(axis=-1)
     thr = thr[..., None, None]
     return valid & (mag >= thr) & (mag > 0)
@@ -157,6 +176,12 @@ def salient(
     """
     mask = np.asarray(salient_mask(fit, ratio=ratio, top_k=top_k, share=share))
     vals = np.asarray(jnp.stack([fit.and_, fit.or_], axis=-2))
+    if not np.isfinite(vals).all():  # host arrays already: the check costs no device work
+        bad = np.argwhere(~np.isfinite(vals))[:3].tolist()
+        raise ValueError(
+            f"the fit holds NaN or infinite interactions (first at [..., kind, S] = {bad}); a "
+            "fit of finite values never does: refit with ij.fit_and_or."
+        )
     n = num_players_of(vals.shape[-1])
     order_of = orders(n)
 
@@ -193,9 +218,15 @@ def strength_by_order(fit: AndOr, mask: jax.Array | None = None):
       >>> counts.tolist()
       [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
     """
+    _check_fit(fit)
     if mask is None:
         mask = salient_mask(fit)
     vals, mag, _ = _stacked(fit)
+    if tuple(np.shape(mask)[-2:]) != tuple(vals.shape[-2:]):
+        raise ValueError(
+            f"mask of shape {tuple(np.shape(mask))} does not fit the fit's (..., 2, 2**n) = "
+            f"{tuple(vals.shape)}; pass ij.salient_mask(fit) (AND row 0, OR row 1)."
+        )
     n = num_players_of(vals.shape[-1])
     onehot = (coalition_sizes(n)[:, None] == jnp.arange(n + 1)[None, :]).astype(vals.dtype)
     strength = jnp.where(mask, mag, 0.0) @ onehot

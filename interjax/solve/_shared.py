@@ -237,16 +237,25 @@ def fit_shared_and_or(
       [0.0, 1.0]
     """
     from interjax.masks import num_players_of
+    from interjax.masks._checks import check_real
     from interjax.solve._fit import _validate, as_values, make_result
     from interjax.transform import work_dtype
 
-    vs = as_values(vs)
-    _validate(vs, q_ratio, tol, "optimal", fold, max_iters)
+    vs = as_values(vs, "vs")
     if vs.ndim != 2:
-        raise ValueError(f"vs must be (K models, 2**n), got shape {vs.shape}")
-    for name, value in (("alpha", alpha), ("gamma_ratio", gamma_ratio)):
-        if not jnp.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        raise ValueError(
+            f"vs must be (K models, 2**n): one value vector per model, got shape {vs.shape}"
+        )
+    q_ratio, tol, max_iters, check_every = _validate(
+        vs, q_ratio, tol, "optimal", fold, max_iters, check_every, name="vs"
+    )
+    alpha = check_real("alpha", alpha, low=0.0, what="the weight of the per-model L1 term")
+    gamma_ratio = check_real(
+        "gamma_ratio", gamma_ratio, low=0.0, what="the model-specific split's bound, e.g. 0.02"
+    )
+    if eps is not None:
+        eps = check_real("eps", eps, low=0.0, what="the relative error of the values")
+    vs = jnp.asarray(vs)
     vs = vs.astype(work_dtype(vs.dtype))
     num_players_of(vs.shape[-1])
     spans = jnp.abs(vs[:, -1] - vs[:, 0])

@@ -7,6 +7,13 @@ leading axes, jittable. They run in float64 when ``jax_enable_x64`` is on (turn 
 command line does), even if the values came from a float32 model; otherwise in float32, where the
 alternating sums lose about ``|S|·eps·Σ_{T⊆S}|v(T)|`` (see :func:`noise_floor`).
 
+Every public transform checks its input before any work: a real (bool, int or float) array of
+shape ``(..., 2**n)`` (TypeError or ValueError otherwise), and finite values (ValueError naming
+the first bad coalitions). The value check is free for host arrays (NumPy, lists); for a
+``jax.Array`` the finite flag is computed in the transform's own program and read once after it
+(as :func:`interjax.evaluate` does); inside ``jax.jit``, ``vmap`` or ``grad`` only the static
+checks run.
+
 References: Harsanyi (1963); Li & Zhang (2023), arXiv:2304.13312; Chen et al. (2024),
 arXiv:2401.16318; He et al. (2025), arXiv:2505.06993.
 """
@@ -20,12 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax.masks import coalition_sizes, num_players_of
+from interjax.masks._checks import check_real
 
 __all__ = [
     "and_interactions",
     "and_inverse",
+    "check_values",
     "matching_error",
     "noise_floor",
+    "noise_floor_core",
     "or_interactions",
     "or_inverse",
     "reconstruct",
@@ -49,6 +59,86 @@ def _as_values(v) -> tuple[jax.Array, int]:
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(work_dtype())
     return v.astype(work_dtype(v.dtype)), n
+
+
+def check_values(v, name: str = "v"):
+    """Refuse, before any work, what no transform can take; return ``v`` as an array.
+
+    ``v`` must be a real array (bool, int or float; tracers pass untouched) of shape
+    ``(..., 2**n)``; host arrays (NumPy, lists) must also be finite. Device arrays are returned
+    as they are: their values are checked by :func:`_checked_call`.
+    """
+    if isinstance(v, jax.core.Tracer | jax.Array):
+        arr = v
+    else:
+        try:
+            arr = np.asarray(v)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{name} must be an array of real numbers of shape (..., 2**n), got "
+                f"{type(v).__name__} ({err})"
+            ) from None
+    dtype = np.dtype(arr.dtype)
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"{name} is complex ({dtype}); interactions are defined for real values. Pass the "
+            f"real part ({name}.real) or a real value function."
+        )
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or dtype == jnp.bfloat16):
+        raise TypeError(
+            f"{name} must hold real numbers (bool, int or float), got dtype {dtype}; pass the "
+            "values from ij.evaluate or a numeric array of shape (..., 2**n)."
+        )
+    if arr.ndim == 0:
+        raise ValueError(
+            f"expected an array over coalitions of shape (..., 2**n) for {name}, got a scalar"
+        )
+    num_players_of(arr.shape[-1])
+    if isinstance(arr, np.ndarray) and np.issubdtype(dtype, np.floating):
+        _refuse_nonfinite(arr, name)
+    return arr
+
+
+def _refuse_nonfinite(arr, name: str) -> None:
+    """Raise a ValueError naming the first non-finite coalitions of ``arr`` (host check)."""
+    bad = ~np.isfinite(np.asarray(arr))
+    if not bad.any():
+        return
+    idx = np.argwhere(bad)[:3]
+    first = ", ".join(
+        f"T={int(i[-1])}" + (f" (item {tuple(int(j) for j in i[:-1])})" if len(i) > 1 else "")
+        for i in idx
+    )
+    raise ValueError(
+        f"{name} has {int(bad.sum())} NaN or infinite entries of {bad.size} (first at {first}); "
+        "interactions of non-finite values are meaningless. Find where they come from "
+        "(ij.evaluate raises on them unless check_finite=False) or drop those samples."
+    )
+
+
+def _checked_call(core, arrays, names, *, checked: bool = False):
+    """``core(*arrays)`` after :func:`check_values` (skipped if ``checked``); ``core`` returns
+    ``(out, all_finite)``.
+
+    For concrete device arrays the finite flag comes from the same program and is read once
+    (one sync, as in :func:`interjax.evaluate`); host arrays were checked before dispatch;
+    tracers get the static checks only.
+    """
+    if not checked:
+        arrays = [check_values(a, nm) for a, nm in zip(arrays, names, strict=True)]
+    out, finite = core(*arrays)
+    on_device = [
+        a for a in arrays if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+    ]
+    if on_device and not isinstance(finite, jax.core.Tracer) and not bool(finite):
+        for a, nm in zip(arrays, names, strict=True):
+            if isinstance(a, jax.Array):
+                _refuse_nonfinite(a, nm)
+    return out
+
+
+def _all_finite(*arrays) -> jax.Array:
+    return functools.reduce(jnp.logical_and, [jnp.isfinite(a).all() for a in arrays])
 
 
 _ROWWISE_MIN = 2**15  # from this size on, a batch is transformed one row at a time
@@ -104,6 +194,11 @@ def _or_inverse_transform(I: jax.Array, n: int) -> jax.Array:
 
 
 @jax.jit
+def _and_core(v):
+    v, n = _as_values(v)
+    return _rowwise(lambda r: _butterfly(r, n, -1), v, n), _all_finite(v)
+
+
 def and_interactions(v) -> jax.Array:
     """AND interactions (Harsanyi dividends): ``I_and(S) = Σ_{T⊆S} (-1)^{|S|-|T|} v(T)``.
 
@@ -117,11 +212,15 @@ def and_interactions(v) -> jax.Array:
       >>> and_interactions(jnp.array([0.0, 1.0, 2.0, 5.0])).tolist()  # v(12) adds 2 to 1 + 2
       [0.0, 1.0, 2.0, 2.0]
     """
-    v, n = _as_values(v)
-    return _rowwise(lambda r: _butterfly(r, n, -1), v, n)
+    return _checked_call(_and_core, [v], ["v"])
 
 
 @jax.jit
+def _and_inverse_core(I):
+    I, n = _as_values(I)
+    return _rowwise(lambda r: _butterfly(r, n, +1), I, n), _all_finite(I)
+
+
 def and_inverse(I) -> jax.Array:
     """Inverse of :func:`and_interactions` (the zeta transform): ``v(T) = Σ_{S⊆T} I(S)``.
 
@@ -136,21 +235,29 @@ def and_inverse(I) -> jax.Array:
       >>> ij.and_inverse(jnp.array([0.0, 1.0, 2.0, 2.0])).tolist()  # v({0,1}) = 1 + 2 + 2
       [0.0, 1.0, 2.0, 5.0]
     """
-    I, n = _as_values(I)
-    return _rowwise(lambda r: _butterfly(r, n, +1), I, n)
+    return _checked_call(_and_inverse_core, [I], ["I"])
 
 
 subset_sums = and_inverse
 
 
 @jax.jit
+def _superset_core(w):
+    w, n = _as_values(w)
+    return _rowwise(lambda r: _superset_butterfly(r, n), w, n), _all_finite(w)
+
+
 def superset_sums(w) -> jax.Array:
     """``out(S) = Σ_{T⊇S} w(T)`` in O(n·2^n)."""
-    w, n = _as_values(w)
-    return _rowwise(lambda r: _superset_butterfly(r, n), w, n)
+    return _checked_call(_superset_core, [w], ["w"])
 
 
 @jax.jit
+def _or_core(v):
+    v, n = _as_values(v)
+    return _rowwise(lambda r: _or_transform(r, n), v, n), _all_finite(v)
+
+
 def or_interactions(v) -> jax.Array:
     """OR interactions: ``I_or(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} v(N∖T)`` for ``S ≠ ∅``, and
     ``I_or(∅) = v(∅)`` (METHOD.md §2; Li & Zhang 2023, arXiv:2304.13312).
@@ -161,11 +268,15 @@ def or_interactions(v) -> jax.Array:
       >>> or_interactions(jnp.array([0.0, 1.0, 1.0, 1.0])).tolist()  # 1 if either player: OR
       [0.0, 0.0, 0.0, 1.0]
     """
-    v, n = _as_values(v)
-    return _rowwise(lambda r: _or_transform(r, n), v, n)
+    return _checked_call(_or_core, [v], ["v"])
 
 
 @jax.jit
+def _or_inverse_core(I):
+    I, n = _as_values(I)
+    return _rowwise(lambda r: _or_inverse_transform(r, n), I, n), _all_finite(I)
+
+
 def or_inverse(I) -> jax.Array:
     """Inverse of :func:`or_interactions`: ``v(T) = I(∅) + Σ_{S≠∅, S∩T≠∅} I(S)``.
 
@@ -180,11 +291,40 @@ def or_inverse(I) -> jax.Array:
       >>> ij.or_inverse(jnp.array([0.0, 0.0, 0.0, 1.0])).tolist()  # OR of players 0 and 1
       [0.0, 1.0, 1.0, 1.0]
     """
-    I, n = _as_values(I)
-    return _rowwise(lambda r: _or_inverse_transform(r, n), I, n)
+    return _checked_call(_or_inverse_core, [I], ["I"])
+
+
+def _check_same_coalitions(arrays, names) -> None:
+    """Arrays over coalitions given together must share ``2**n`` and broadcast their leading
+    axes (static shapes only)."""
+    arrays = [a for a in arrays if a is not None]
+    shapes = [tuple(np.shape(a)) for a in arrays]
+    if len({s[-1] for s in shapes}) > 1:
+        listed = ", ".join(f"{nm} {s}" for nm, s in zip(names, shapes, strict=False))
+        raise ValueError(
+            f"the arrays over coalitions must share one length 2**n (one n): got {listed}. "
+            "Pass the interactions and values of the same players."
+        )
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = ", ".join(f"{nm} {s}" for nm, s in zip(names, shapes, strict=False))
+        raise ValueError(
+            f"the leading (batch) axes do not broadcast together: {listed}; pass arrays of "
+            "the same batch shape, or a single (2**n,) vector to share."
+        ) from None
 
 
 @jax.jit
+def _reconstruct_core(and_, or_):
+    a, n = _as_values(and_)
+    o, _ = _as_values(or_)
+    out = _rowwise(lambda r: _butterfly(r, n, +1), a, n) + _rowwise(
+        lambda r: _or_inverse_transform(r, n), o, n
+    )
+    return out, _all_finite(a, o)
+
+
 def reconstruct(and_, or_) -> jax.Array:
     """Right-hand side of universal matching (METHOD.md §2):
     ``Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S≠∅, S∩T≠∅} I_or(S)`` for every ``T``.
@@ -204,10 +344,20 @@ def reconstruct(and_, or_) -> jax.Array:
       >>> ij.reconstruct(and_, or_).tolist()
       [0.0, 2.0, 1.0, 2.0]
     """
-    return and_inverse(and_) + or_inverse(or_)
+    and_, or_ = check_values(and_, "and_"), check_values(or_, "or_")
+    _check_same_coalitions([and_, or_], ["and_", "or_"])
+    return _checked_call(_reconstruct_core, [and_, or_], ["and_", "or_"], checked=True)
 
 
 @jax.jit
+def _matching_core(v, and_, or_, q):
+    v, _ = _as_values(v)
+    target = v if q is None else v + _as_values(q)[0]
+    rec, finite = _reconstruct_core(and_, or_)
+    flags = _all_finite(v) if q is None else _all_finite(v, q)
+    return jnp.max(jnp.abs(target - rec), axis=-1), finite & flags
+
+
 def matching_error(v, and_, or_, q=None) -> jax.Array:
     """Universal matching residual ``max_T |v(T) + q(T) - reconstruct(and_, or_)(T)|``.
 
@@ -230,12 +380,20 @@ def matching_error(v, and_, or_, q=None) -> jax.Array:
       >>> ij.matching_error(v, jnp.zeros(4), or_).tolist()  # explains nothing: max |v|
       [5.0, 1.0]
     """
-    v, _ = _as_values(v)
-    target = v if q is None else v + jnp.asarray(q)
-    return jnp.max(jnp.abs(target - reconstruct(and_, or_)), axis=-1)
+    arrays = [check_values(a, nm) for a, nm in ((v, "v"), (and_, "and_"), (or_, "or_"))]
+    names = ["v", "and_", "or_"]
+    if q is not None:
+        arrays.append(check_values(q, "q"))
+        names.append("q")
+    _check_same_coalitions(arrays, names)
+    return _checked_call(
+        lambda *a: _matching_core(*a[:3], a[3] if len(a) > 3 else None),
+        arrays,
+        names,
+        checked=True,
+    )
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "eps"))
 def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     """Conservative first-order bound on the rounding error of each interaction, ``(..., 2**n)``.
 
@@ -259,16 +417,26 @@ def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
       >>> floor.shape, bool(0 < floor[0] < floor[3] < 1e-5)  # grows with |S| and Σ|v|
       ((4,), True)
     """
+    if kind not in ("and", "or"):
+        raise ValueError(f"kind must be 'and' or 'or', got {kind!r}")
+    if eps is None:
+        eps = float(np.finfo(np.float32).eps)
+    eps = check_real(
+        "eps", eps, low=0.0, what="the relative error of the values, e.g. 1.2e-7 for float32"
+    )
+    return _checked_call(functools.partial(noise_floor_core, kind=kind, eps=float(eps)), [v], ["v"])
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "eps"))
+def noise_floor_core(v, *, kind: str, eps: float):
+    """:func:`noise_floor` without the checks, as one program: ``(floor, all_finite)``."""
     v, n = _as_values(v)
-    eps_v = float(np.finfo(np.float32).eps) if eps is None else float(eps)
     eps_t = float(jnp.finfo(v.dtype).eps)
     size = coalition_sizes(n, v.dtype).reshape((1,) * (v.ndim - 1) + (2**n,))
     a = jnp.abs(v)
     if kind == "and":
         mass = _butterfly(a, n, +1)
-    elif kind == "or":
+    else:
         mass = _butterfly(jnp.flip(a, axis=-1), n, +1)  # Σ_{T⊆S} |v(N∖T)|
         mass = mass.at[..., 0].set(a[..., 0])
-    else:
-        raise ValueError(f"kind must be 'and' or 'or', got {kind!r}")
-    return (eps_v + size * eps_t) * mass
+    return (eps + size * eps_t) * mass, _all_finite(v)

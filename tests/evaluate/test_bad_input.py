@@ -1,5 +1,8 @@
 """Bad input to the sweep: a clear error before any model evaluation."""
 
+import time
+from contextlib import contextmanager
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -111,3 +114,98 @@ def test_value_vector_not_power_of_two():
     for fn in (ij.and_interactions, ij.or_interactions, ij.shapley_values):
         with pytest.raises(ValueError, match="length 2\\*\\*n"):
             fn(jnp.zeros(12))
+
+
+# -- issue 7, item 1: the cases that used to pass silently or fail with JAX's own words --------
+
+
+@contextmanager
+def fast(limit: float = 1.0):
+    t0 = time.perf_counter()
+    yield
+    assert time.perf_counter() - t0 < limit, "the error came after expensive work"
+
+
+@pytest.mark.usefixtures("no_sweep")
+@pytest.mark.parametrize(
+    ("x", "kwargs", "error", "match"),
+    [
+        (X + 1j, {}, TypeError, r"x is complex.*separate features"),
+        (np.array(["a"] * 6), {}, TypeError, "x must be an array of numbers"),
+        (np.r_[np.nan, np.ones(5)], {}, ValueError, r"x has 1 NaN.*check_finite=False"),
+        (jnp.zeros((0, 6)), {}, ValueError, "empty batch"),
+        (1.0, {"batched": True}, ValueError, "batched=True needs x of shape"),
+        (X, {"batched": "yes"}, TypeError, "batched must be True, False or None"),
+        (X, {"batched": True}, ValueError, r"x of shape \(6,\) was read as a batch of 6"),
+        (X, {"mesh": "gpu"}, TypeError, "mesh must be 'auto'"),
+        (X, {"chunk_size": 2.0}, ValueError, "chunk_size must be a positive int"),
+        (X, {"chunk_size": True}, ValueError, "chunk_size must be a positive int"),
+        (jnp.zeros((2, 6)), {"baseline": jnp.zeros((3, 6))}, ValueError, r"or \(2, 6\)"),
+    ],
+)
+def test_bad_inputs_before_any_work(model, x, kwargs, error, match):
+    with fast(), pytest.raises(error, match=match):
+        ij.evaluate(model, x, ij.Players.features(4), **kwargs)
+
+
+@pytest.mark.usefixtures("no_sweep")
+@pytest.mark.parametrize(
+    ("target", "error", "match"),
+    [
+        ([0, 5], ValueError, r"target class \[0, 5\] out of range: the model has 3 classes"),
+        ([0, -1], ValueError, "out of range"),
+        ([0, 1, 2], ValueError, r"one per input \(shape \(2,\)\); got shape \(3,\)"),
+    ],
+)
+def test_batched_targets(model, target, error, match):
+    m = model.with_output(ij.log_odds(target=np.array(target)))
+    with fast(), pytest.raises(error, match=match):
+        ij.evaluate(m, jnp.zeros((2, 6)), ij.Players.features(4))
+
+
+@pytest.mark.parametrize("target", ["cat", 1.0, [[0], [1]], [0.5, 1.0]])
+def test_target_must_be_class_indices(target):
+    with fast(), pytest.raises(TypeError, match="target must be an integer class index"):
+        ij.log_odds(target)
+
+
+@pytest.mark.usefixtures("no_sweep")
+@pytest.mark.parametrize(
+    ("fn", "output", "error", "match"),
+    [
+        (lambda p, xb: (xb @ p)[:1], ij.logit(0), ValueError, r"got \(1, 3\) for C=2"),
+        (lambda p, xb: (xb @ p).sum(), ij.logit(0), ValueError, "one output per masked input"),
+        (lambda p, xb: (xb @ p) * 1j, ij.logit(0), TypeError, "model returns complex outputs"),
+        (linear, lambda o: o[0] * 1j, TypeError, "output function returns a complex value"),
+    ],
+)
+def test_model_outputs_that_do_not_fit(fn, output, error, match):
+    with fast(), pytest.raises(error, match=match):
+        ij.evaluate(ij.from_fn(fn, jnp.ones((6, 3)), output=output), X, ij.Players.features(4))
+
+
+def test_nan_in_a_device_input_is_named(model):
+    """A device x is not copied to the host up front (no added sync): the sweep's own flag
+    catches the NaN values, and the error then says x itself carried them."""
+    x = jnp.arange(6.0).at[2].set(jnp.nan)
+    with pytest.raises(FloatingPointError, match=r"x itself holds NaN or inf \(first at \(2,\)\)"):
+        ij.evaluate(model, x, ij.Players.features(4))
+    with pytest.raises(FloatingPointError, match="The baseline itself holds NaN"):
+        ij.evaluate(model, X, ij.Players.features(4), baseline=jnp.full(6, jnp.nan))
+
+
+def test_nan_in_x_is_allowed_when_not_checked(model):
+    v = ij.evaluate(model, np.r_[np.nan, np.ones(5)], ij.Players.features(4), check_finite=False)
+    assert np.isnan(np.asarray(v)).sum() == 8  # the masks that keep player 0
+
+
+def test_numpy_integer_chunk_size_is_accepted(model):
+    v = ij.evaluate(model, X, ij.Players.features(4), chunk_size=np.int64(4))
+    assert v.shape == (16,)
+
+
+def test_stacking_other_architectures_names_the_leaves():
+    m = ij.from_fn(linear, {"w": jnp.ones((6, 3)), "b": jnp.ones(3)}, output=ij.logit(0))
+    other = {"w": jnp.ones((5, 3)), "b": jnp.ones(3)}
+    with fast(), pytest.raises(ValueError, match=r"1 leaves differ: \['w'\]: \(6, 3\) in set 0"):
+        ij.stack_models(m, [m.params, other])
