@@ -56,6 +56,8 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "scaling": ("bench_scaling.py", ["--quick"], []),
     "devices": ("bench_devices.py", ["--quick"], []),
     "analysis": ("bench_analysis.py", ["--checkpoints", "10", "--samples", "16"], []),
+    "numerics": ("bench_numerics.py", ["--quick"], []),
+    "load": ("bench_load.py", ["--checkpoints", "20", "--samples", "16"], []),
 }
 
 # on an accelerator (benchmarks/gpu.sh): larger n where the GPU makes it cheap; fake CPU devices

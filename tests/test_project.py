@@ -119,3 +119,19 @@ def test_every_public_name_has_a_docstring_with_an_example():
 
     missing = [name for name, obj in _public_objects() if ">>>" not in (inspect.getdoc(obj) or "")]
     assert not missing, f"public names without a doctest example: {missing}"
+
+
+def test_reliability_table_names_real_tests():
+    """tests/README.md's table of cases points at tests that exist."""
+    import re
+
+    text = (ROOT / "tests" / "README.md").read_text()
+    sources = {p: p.read_text() for p in (ROOT / "tests").rglob("*.py")}
+    for path, name in re.findall(r"`([\w/]+\.py)::(test_\w+)", text):
+        file = ROOT / "tests" / path
+        assert file.exists(), path
+        assert f"def {name}(" in sources[file], f"{path}::{name}"
+    for name in set(re.findall(r"`(test_\w+)`", text)):
+        assert any(f"def {name}(" in s for s in sources.values()), name
+    for path in set(re.findall(r"`([\w/]+\.py)`", text)):
+        assert (ROOT / "tests" / path).exists() or (ROOT / path).exists(), path
