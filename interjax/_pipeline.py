@@ -171,12 +171,16 @@ def analysis_memory(
     counted three times (stage parts, their concatenation, the report's arrays). One group of
     ``group_size`` checkpoints is worked on at a time: values and solver state of every fit
     (about 108·2^n bytes per fit) and the restored parameters. The baselines' fits count like
-    one more group of ``num_baselines`` models.
+    one more group of ``num_baselines`` models. On top comes a fixed ``runtime`` of 1 GiB: XLA
+    compiling the sweep and the solver, the runtime's buffers and the report's plotting (measured
+    by ``benchmarks/bench_load.py``: a process grew by 0.9 GiB over a 100-checkpoint analysis
+    whose arrays the other terms put at 0.15 GiB).
     """
     per = 2**n
     kept = 3 * 28 * per * num_steps * num_samples
     working = 108 * per * num_samples * (group_size + num_baselines) + group_size * param_bytes
-    return {"kept": kept, "working": working, "total": kept + working}
+    runtime = 2**30
+    return {"kept": kept, "working": working, "runtime": runtime, "total": kept + working + runtime}
 
 
 def check_memory_budget(estimate: dict, budget: int | None) -> int:
@@ -188,7 +192,9 @@ def check_memory_budget(estimate: dict, budget: int | None) -> int:
         raise MemoryError(
             f"this analysis would hold about {estimate['total'] / gib:.2f} GiB (results "
             f"{estimate['kept'] / gib:.2f} GiB, one checkpoint group's fits "
-            f"{estimate['working'] / gib:.2f} GiB) but the memory budget is {limit / gib:.2f} "
+            f"{estimate['working'] / gib:.2f} GiB, compiler and runtime "
+            f"{estimate.get('runtime', 0) / gib:.2f} GiB) but the memory budget is "
+            f"{limit / gib:.2f} "
             "GiB. Analyse fewer checkpoints or samples, use fewer players, a smaller group "
             "size, or raise the budget (--memory-budget GIB) if the machine has the memory."
         )
