@@ -10,6 +10,7 @@ import pytest
 from flax import nnx
 
 from interjax import data
+from tests.helpers import write_user_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -30,13 +31,7 @@ def user_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("user")
     (root / "usermodel.py").write_text(USER_MODULE)
     ds = data.planted_rules(num_train=128, num_test=128, num_features=8, seed=1)
-    np.savez(
-        root / "data.npz",
-        x_train=ds.x_train,
-        y_train=ds.y_train,
-        x_test=ds.x_test,
-        y_test=ds.y_test,
-    )
+    write_user_data(root / "data.npz", ds)
     data.train_run(
         lambda: data.MLP(8, 2, hidden=(32,), rngs=nnx.Rngs(0)),
         ds,

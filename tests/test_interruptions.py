@@ -11,7 +11,6 @@ checked in-process on a small run; the whole CLI scenario (30 checkpoints = 3 gr
 the first group's stage file exists, rerun, compared byte for byte) is marked slow.
 """
 
-import hashlib
 import json
 import os
 import signal
@@ -30,6 +29,7 @@ import interjax as ij
 from interjax import data
 from interjax._pipeline import AnalysisInputs, OutputLock, analyze_run
 from interjax.checkpoints import orbax_source
+from tests.helpers import folder_hash, write_user_data
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -51,29 +51,13 @@ def factory(seed=0):
     return data.MLP(6, 2, hidden=(8,), rngs=nnx.Rngs(seed))
 
 
-def folder_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(str(path.stat().st_mtime_ns).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def user_run(tmp_path_factory):
     """30 Orbax checkpoints of a tiny MLP from the real training loop: 3 groups of 10."""
     root = tmp_path_factory.mktemp("interrupt")
     (root / "usermodel.py").write_text(USER_MODULE)
     ds = data.planted_rules(num_train=64, num_test=64, num_features=6, seed=1)
-    np.savez(
-        root / "data.npz",
-        x_train=ds.x_train,
-        y_train=ds.y_train,
-        x_test=ds.x_test,
-        y_test=ds.y_test,
-    )
+    write_user_data(root / "data.npz", ds)
     run = data.train_run(factory, ds, root / "run", total_steps=120, num_saves=30, batch_size=32)
     assert len(run.steps) == 30
     return root

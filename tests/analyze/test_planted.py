@@ -7,6 +7,7 @@ from flax import nnx
 
 import interjax as ij
 from interjax import analyze, data
+from tests.helpers import folder_hash
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -97,7 +98,6 @@ def test_summary_is_complete(result):
 def test_demo_task_end_to_end_and_resume(tmp_path):
     """The demo's planted task: checkpoints, baselines, analysis, report; a rerun resumes from
     the stage files and gives the identical summary; the checkpoint folder is never written."""
-    import hashlib
     import json
 
     from interjax._demo_run import run_tasks
@@ -106,20 +106,13 @@ def test_demo_task_end_to_end_and_resume(tmp_path):
     analysis = tmp_path / "planted" / "analysis"
     first = (analysis / "summary.json").read_bytes()
     ckpt = tmp_path / "planted" / "run" / "checkpoints"
-    digest = hashlib.sha256(
-        b"".join(p.read_bytes() for p in sorted(ckpt.rglob("*")) if p.is_file())
-    ).hexdigest()
+    digest = folder_hash(ckpt)
     stages = sorted(p.name for p in (analysis / "stages").iterdir())
     assert stages == ["baselines.npz", "checkpoints_000.npz"]
     (analysis / "summary.json").unlink()  # as if the run had stopped before the report
     run_tasks(tmp_path, tasks=("planted",), quiet=True, num_saves=5, samples=4)
     assert (analysis / "summary.json").read_bytes() == first
-    assert (
-        digest
-        == hashlib.sha256(
-            b"".join(p.read_bytes() for p in sorted(ckpt.rglob("*")) if p.is_file())
-        ).hexdigest()
-    )
+    assert folder_hash(ckpt) == digest
     summary = json.loads(first)
     assert summary["solver"]["max_relative_gap"] <= 1e-2 + 1e-9  # the pipeline's tolerance
     assert {"phases", "loss_gap", "removal", "profile_train", "profile_test"} <= set(summary)

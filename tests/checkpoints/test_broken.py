@@ -9,7 +9,6 @@ on filesystems without atomic rename (GCS). So an interrupted save leaves a temp
 (which Orbax does not list), and a folder under its final name counts as committed.
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -28,6 +27,7 @@ import interjax as ij
 from interjax import data
 from interjax._pipeline import AnalysisInputs, analyze_run
 from interjax.checkpoints import CheckpointError, orbax_source
+from tests.helpers import folder_hash, write_user_data
 
 # Orbax's background threads may log a closed asyncio loop at interpreter exit: not ours
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -56,30 +56,13 @@ def factory():
     return data.MLP(8, 2, hidden=(8,), rngs=nnx.Rngs(0))
 
 
-def folder_hash(root: Path) -> str:
-    """Names, bytes and modification times of everything under ``root``."""
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(str(path.stat().st_mtime_ns).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def user_run(tmp_path_factory):
     """A real training run (interjax.data.train_run: optax + Orbax), a user module and data."""
     root = tmp_path_factory.mktemp("broken")
     (root / "usermodel.py").write_text(USER_MODULE)
     ds = data.planted_rules(num_train=64, num_test=64, num_features=8, seed=1)
-    np.savez(
-        root / "data.npz",
-        x_train=ds.x_train,
-        y_train=ds.y_train,
-        x_test=ds.x_test,
-        y_test=ds.y_test,
-    )
+    write_user_data(root / "data.npz", ds)
     run = data.train_run(factory, ds, root / "run", total_steps=12, num_saves=5, batch_size=32)
     assert list(run.steps) == STEPS
     with orbax_source(run.checkpoints, model_factory=factory) as src:

@@ -1,12 +1,10 @@
 """Read-only Orbax sources over checkpoints written by a real training loop."""
 
-import hashlib
 import os
 import shutil
 import threading
 import time
 import warnings
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -16,6 +14,7 @@ from flax import nnx
 import interjax as ij
 from interjax import data
 from interjax.checkpoints import CheckpointError, CheckpointWriter, orbax_source
+from tests.helpers import folder_hash
 
 STEPS = (0, 20, 40)
 
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 
 def factory():
     return data.MLP(30, 2, hidden=(16,), rngs=nnx.Rngs(0))
-
-
-def folder_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        h.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            h.update(path.read_bytes())
-            h.update(str(path.stat().st_mtime_ns).encode())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
