@@ -69,25 +69,40 @@ assert accuracy > 0.99
 # %% [markdown]
 # ## Values of one sentence
 #
-# `TinyTransformer` splits at the embeddings: `model(tokens) == model.from_embeddings(
-# model.embed(tokens))`. So we explain `from_embeddings` (`ij.from_nnx(..., method=...)`), give
-# `ij.evaluate` the embedded sentence `(L, D)`, and declare one token player per word with
-# `ij.Players.tokens`. The baseline is the `<mask>` embedding. `ij.log_odds(target=1)` reads
+# One token player per word (`ij.Players.tokens`), and the sentence as token ids `(L,)`: a
+# masked word's id is replaced by the `<mask>` id (`baseline=ds.mask_id`), so the model embeds
+# the masked sentence itself. This is the recipe that stays right over a training run, where
+# every checkpoint and every baseline model has its own embedding table (`analyze.trajectory`
+# refuses pre-embedded inputs there). `ij.log_odds(target=1)` reads
 # `log p(positive) / p(negative)`, so a positive value means "positive sentiment" for every
 # sentence below.
 
 # %%
-baseline = model.baseline_embedding(ds.mask_id)  # (D,): the <mask> embedding
-value_model = ij.from_nnx(model, output=ij.log_odds(target=1), method="from_embeddings")
+value_model = ij.from_nnx(model, output=ij.log_odds(target=1))
 
 
 def explain(sentence: str):
     """Words, players and the values v of every coalition of the sentence's words."""
     words = sentence.split()
     players = ij.Players.tokens(ds.seq_len, positions=range(len(words)), names=words)
-    tokens = ds.encode(sentence)
-    v = ij.evaluate(value_model, model.embed(tokens), players, baseline=baseline)
+    tokens = ds.encode(sentence)  # (L,) ids
+    v = ij.evaluate(value_model, tokens, players, baseline=ds.mask_id)
     return words, players, v
+
+
+# %% [markdown]
+# For one model, masking at the embedding level is the same thing: `TinyTransformer` splits at
+# the embeddings (`model(tokens) == model.from_embeddings(model.embed(tokens))`), and replacing
+# a row of `model.embed(tokens)` by the `<mask>` embedding gives the same values.
+
+# %%
+embedded = ij.evaluate(
+    ij.from_nnx(model, output=ij.log_odds(target=1), method="from_embeddings"),
+    model.embed(ds.encode("the movie was not good")),
+    ij.Players.tokens(ds.seq_len, positions=range(5)),
+    baseline=model.baseline_embedding(ds.mask_id),  # (D,): the <mask> embedding
+)
+np.testing.assert_allclose(embedded, explain("the movie was not good")[2], atol=1e-5)
 
 
 def name(coalition: int, words) -> str:
@@ -250,7 +265,7 @@ grammar = [
 ]
 tokens = np.stack([ds.encode(s) for s in grammar])  # (216, L)
 players5 = ij.Players.tokens(ds.seq_len, positions=range(5))
-v_all = ij.evaluate(value_model, model.embed(tokens), players5, baseline=baseline)  # (216, 32)
+v_all = ij.evaluate(value_model, tokens, players5, baseline=ds.mask_id)  # (216, 32)
 I_all = np.asarray(ij.and_interactions(v_all))
 ADJ = 1 << 4  # the adjective is word 4 in all of them, "not" word 3 (PAIR = {3, 4})
 is_pair_strongest = np.abs(I_all[:, 1:]).argmax(axis=1) + 1 == PAIR
@@ -260,7 +275,7 @@ print(f"{is_pair_strongest.mean():.0%} of them and opposes the adjective in {opp
 assert is_pair_strongest.all() and opposes.all()
 
 # %% [markdown]
-# **What to take away.** Masking words at the embedding level, with a model trained to read
+# **What to take away.** Masking words (by the `<mask>` id), with a model trained to read
 # `<mask>` as "unknown word", makes the values `v(T)` meaningful for every subset of words. The
 # exact AND interactions and the sparse AND-OR split then name the mechanism the grammar
 # demands: negation is an AND interaction of "not" with the adjective, opposite in sign to the

@@ -13,13 +13,20 @@ from interjax.analyze._generalization import (
     generalization_labels,
     generalization_profile,
 )
-from interjax.analyze._trajectory import Trajectory, fit_salient, summarize, trajectory
+from interjax.analyze._trajectory import (
+    Trajectory,
+    check_token_inputs,
+    fit_salient,
+    summarize,
+    trajectory,
+)
 
 __all__ = [
     "GeneralizationProfile",
     "LossGap",
     "Phases",
     "Trajectory",
+    "check_token_inputs",
     "detect_phases",
     "fit_salient",
     "generalization_labels",

@@ -23,7 +23,7 @@ from interjax.solve import fit_and_or, salient_mask
 from interjax.solve._fit import check_options
 from interjax.solve._salient import check_rule
 
-__all__ = ["Trajectory", "fit_salient", "summarize", "trajectory"]
+__all__ = ["Trajectory", "check_token_inputs", "fit_salient", "summarize", "trajectory"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +112,38 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
     )
 
 
+def check_token_inputs(players: Players, x, *, shared_embedding: bool = False) -> None:
+    """Refuse token players on pre-embedded inputs across several models.
+
+    Over a run every checkpoint and every baseline model embeds tokens with its own embedding
+    table, so embedded inputs ``(B, L, D)`` computed with one model are wrong inputs for all
+    the others (the values drift by whole log-odds at early checkpoints). The recipe: pass the
+    token ids ``(B, L)`` with ``baseline=MASK_ID`` to a model that embeds them, so each model
+    embeds the masked sequence itself. ``shared_embedding=True`` states that every model uses
+    the same frozen embedding, which makes embedded inputs valid.
+
+    Example:
+      >>> import numpy as np, interjax as ij
+      >>> from interjax.analyze import check_token_inputs
+      >>> check_token_inputs(ij.Players.tokens(4), np.zeros((2, 4), np.int32))  # ids: fine
+      >>> try:
+      ...     check_token_inputs(ij.Players.tokens(4), np.zeros((2, 4, 8), np.float32))
+      ... except ValueError as err:
+      ...     print(str(err)[:60])
+      token players on embedded inputs of shape (2, 4, 8): every c
+    """
+    dtype = np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype
+    if players.kind != "tokens" or jnp.issubdtype(dtype, jnp.integer) or shared_embedding:
+        return
+    raise ValueError(
+        f"token players on embedded inputs of shape {tuple(np.shape(x))}: every checkpoint "
+        "and baseline model embeds tokens with its own table, so inputs embedded by one model "
+        "are wrong for the others. Pass the token ids (B, L) with baseline=<mask token id> and "
+        "a model that embeds them (each model then embeds the masked sequence itself), or "
+        "shared_embedding=True if all models share one frozen embedding."
+    )
+
+
 def trajectory(
     model: Model,
     checkpoint_params: Sequence[Any],
@@ -130,6 +162,7 @@ def trajectory(
     max_iters: int = 50_000,
     chunk_size: int | None = None,
     iterate_dtype=None,
+    shared_embedding: bool = False,
 ) -> Trajectory:
     """Values, AND-OR fits, salient sets and generalization labels over a training run.
 
@@ -146,6 +179,9 @@ def trajectory(
       same_sign: a baseline must also agree on the sign (METHOD.md §4 option).
       steps: ``(T,)`` training step of each checkpoint; chunk_size: as in
         :func:`interjax.evaluate`.
+      shared_embedding: with token players, ``x`` may be embedded inputs only if every model
+        shares one frozen embedding (:func:`check_token_inputs`); otherwise pass token ids
+        with ``baseline`` the mask token's id.
 
     Returns:
       :class:`Trajectory` with values ``(T, B, N)``, interactions, salient masks and labels
@@ -197,6 +233,7 @@ def trajectory(
         raise ValueError(f"{len(checkpoint_params)} parameter sets for {len(steps)} steps")
     if not baseline_params:
         raise ValueError("need at least one baseline model to label generalizable interactions")
+    check_token_inputs(players, x, shared_embedding=shared_embedding)
     out = log_odds(target=y)
     target_model = stack_models(model.with_output(out), list(checkpoint_params))
     base_model = stack_models(model.with_output(out), list(baseline_params))

@@ -1,6 +1,15 @@
 """Model adapters, value functions and the compiled masked sweep (METHOD.md §1)."""
 
-from interjax.evaluate._models import Model, from_fn, from_linen, from_nnx, stack_models
+from interjax.evaluate._models import (
+    INFERENCE_SWITCHES,
+    Model,
+    from_fn,
+    from_linen,
+    from_nnx,
+    inference_kwargs,
+    linen_inference,
+    stack_models,
+)
 from interjax.evaluate._sweep import default_chunk_size, evaluate, mask_inputs, memory_estimate
 from interjax.evaluate._values import (
     CustomValue,
@@ -14,6 +23,7 @@ from interjax.evaluate._values import (
 )
 
 __all__ = [
+    "INFERENCE_SWITCHES",
     "CustomValue",
     "LogOdds",
     "Logit",
@@ -25,6 +35,8 @@ __all__ = [
     "from_fn",
     "from_linen",
     "from_nnx",
+    "inference_kwargs",
+    "linen_inference",
     "log_odds",
     "logit",
     "mask_inputs",

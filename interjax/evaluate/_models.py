@@ -12,6 +12,7 @@ return per-input outputs ``(C, ...)`` (for classifiers, logits ``(C, K)``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +21,16 @@ import jax.numpy as jnp
 
 from interjax.evaluate._values import ValueFn, as_value_fn
 
-__all__ = ["Model", "from_fn", "from_linen", "from_nnx", "stack_models"]
+__all__ = [
+    "INFERENCE_SWITCHES",
+    "Model",
+    "from_fn",
+    "from_linen",
+    "from_nnx",
+    "inference_kwargs",
+    "linen_inference",
+    "stack_models",
+]
 
 
 @jax.tree_util.register_dataclass
@@ -63,10 +73,50 @@ class Model:
         return dataclasses.replace(self, output=as_value_fn(output))
 
 
+# Arguments and attributes that switch a layer between training and inference, and their value
+# in inference mode: Flax's Dropout (``deterministic``) and BatchNorm (``use_running_average``),
+# and the names researchers give the switch of a whole model.
+INFERENCE_SWITCHES = {
+    "train": False,
+    "training": False,
+    "is_training": False,
+    "deterministic": True,
+    "use_running_average": True,
+    "inference": True,
+}
+
+
+def inference_kwargs(fn: Callable, *, train: bool = False) -> dict[str, bool]:
+    """Keyword arguments that put ``fn`` in inference (or, ``train=True``, training) mode.
+
+    The rule: every parameter of ``fn`` named in :data:`INFERENCE_SWITCHES` (``train``,
+    ``training``, ``is_training``, ``deterministic``, ``use_running_average``, ``inference``)
+    gets its inference value (``train=False``, ``deterministic=True``, ...), or the opposite when
+    ``train=True``. Other parameters are left alone.
+
+    Example:
+      >>> from interjax.evaluate import inference_kwargs
+      >>> def call(x, train: bool = True, deterministic=None): ...
+      >>> inference_kwargs(call), inference_kwargs(call, train=True)
+      ({'train': False, 'deterministic': True}, {'train': True, 'deterministic': False})
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins, C functions: no switch to set
+        return {}
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return {
+        name: value != train
+        for name, value in INFERENCE_SWITCHES.items()
+        if name in params and params[name].kind in kinds
+    }
+
+
 @dataclasses.dataclass(frozen=True)
 class _NnxApply:
     graphdef: Any
     method: str | None
+    kwargs: tuple = ()  # inference switches of the called method, as (name, value) pairs
 
     def __hash__(self):
         # the sweep's compile cache and shape cache hash this on every call: hashing an NNX
@@ -74,7 +124,7 @@ class _NnxApply:
         try:
             return self.__dict__["_hash"]
         except KeyError:
-            h = hash((self.graphdef, self.method))
+            h = hash((self.graphdef, self.method, self.kwargs))
             object.__setattr__(self, "_hash", h)
             return h
 
@@ -83,11 +133,17 @@ class _NnxApply:
 
         module = nnx.merge(self.graphdef, state)
         fn = module if self.method is None else getattr(module, self.method)
-        return fn(x)
+        return fn(x, **dict(self.kwargs))
 
 
 def from_nnx(module, output: ValueFn, *, method: str | None = None) -> Model:
-    """Wrap a Flax NNX module. Call ``module.eval()`` first if it has dropout or batch norm.
+    """Wrap a Flax NNX module, always evaluated in inference mode.
+
+    Every masked input must be evaluated on its own, so the model is read in inference mode: a
+    copy of ``module`` is switched with ``.eval()`` (Dropout off, BatchNorm on its running
+    statistics), and a ``train``/``deterministic``-style argument of the called method is set by
+    :func:`inference_kwargs`. ``module`` itself is not changed, so a module in training mode (as
+    ``nnx.merge`` or a training loop leaves it) can be passed as it is.
 
     Args:
       module: an ``nnx.Module`` called on a batch ``(C, *input_shape)``.
@@ -98,10 +154,11 @@ def from_nnx(module, output: ValueFn, *, method: str | None = None) -> Model:
     Example:
       >>> import interjax as ij
       >>> from flax import nnx
-      >>> net = nnx.Linear(4, 2, rngs=nnx.Rngs(0))
-      >>> m = ij.from_nnx(net, output=ij.log_odds(target=1))
-      >>> m.num_stacked
-      0
+      >>> rngs = nnx.Rngs(0)
+      >>> net = nnx.Sequential(nnx.Linear(4, 2, rngs=rngs), nnx.Dropout(0.5, rngs=rngs))
+      >>> m = ij.from_nnx(net, output=ij.log_odds(target=1))  # dropout off in m, net unchanged
+      >>> m.num_stacked, net.layers[1].deterministic
+      (0, False)
     """
     from flax import nnx
 
@@ -109,24 +166,72 @@ def from_nnx(module, output: ValueFn, *, method: str | None = None) -> Model:
         raise TypeError(f"from_nnx expects a flax.nnx.Module, got {type(module).__name__}")
     if method is not None and not callable(getattr(module, method, None)):
         raise AttributeError(f"{type(module).__name__} has no method {method!r}")
-    graphdef, state = nnx.split(module)
-    return Model(_NnxApply(graphdef, method), state, as_value_fn(output))
+    copy = nnx.merge(*nnx.split(module))  # new module objects, the same arrays
+    copy.eval()
+    fn = copy if method is None else getattr(copy, method)
+    kwargs = tuple(sorted(inference_kwargs(fn).items()))
+    graphdef, state = nnx.split(copy)
+    return Model(_NnxApply(graphdef, method, kwargs), state, as_value_fn(output))
 
 
 @dataclasses.dataclass(frozen=True)
 class _LinenApply:
     apply_fn: Callable
+    kwargs: tuple = ()  # inference switches, as (name, value) pairs
+
+    def __hash__(self):
+        try:
+            return hash((self.apply_fn, self.kwargs))
+        except TypeError:  # a module with unhashable attributes (e.g. Sequential's list)
+            return hash((id(getattr(self.apply_fn, "__self__", self.apply_fn)), self.kwargs))
 
     def __call__(self, variables, x):
-        return self.apply_fn(variables, x)
+        return self.apply_fn(variables, x, **dict(self.kwargs))
+
+
+def linen_inference(module, *, train: bool = False):
+    """``(module', kwargs)``: a Linen module and call arguments for inference (or training).
+
+    Linen has no global mode: a model takes a switch as a call argument (``__call__(self, x,
+    train: bool)``, the Flax guides' pattern) or as an attribute (``CNN(train=False)``). Call
+    arguments named in :data:`INFERENCE_SWITCHES` get their inference value, and so do module
+    attributes of those names (the module is cloned with them), so ``module'.apply(variables,
+    x, **kwargs)`` never updates batch statistics or drops units.
+
+    Example:
+      >>> import flax.linen as nn
+      >>> from interjax.evaluate import linen_inference
+      >>> class Net(nn.Module):
+      ...     dropout: float = 0.1
+      ...     deterministic: bool = False
+      ...     @nn.compact
+      ...     def __call__(self, x, train: bool = True):
+      ...         return nn.Dense(2)(x)
+      >>> module, kwargs = linen_inference(Net())
+      >>> module.deterministic, kwargs
+      (True, {'train': False})
+    """
+    fields = {f.name for f in dataclasses.fields(module)}
+    attrs = {name: value != train for name, value in INFERENCE_SWITCHES.items() if name in fields}
+    if attrs:
+        module = module.clone(**attrs)
+    return module, inference_kwargs(module.__call__, train=train)
 
 
 def from_linen(apply_fn: Callable, variables, output: ValueFn) -> Model:
-    """Wrap a Flax Linen ``apply_fn(variables, x)`` (e.g. ``module.apply``) with its variables.
+    """Wrap a Flax Linen model with its variables, evaluated in inference mode.
+
+    ``apply_fn`` is a Linen module, its bound ``module.apply`` (e.g. a ``TrainState``'s
+    ``apply_fn``), or any ``apply_fn(variables, x)``. For a module or its ``apply``, the
+    inference switches (``train=False``, ``deterministic=True``, ...; :func:`linen_inference`)
+    are set, as call arguments or module attributes, so BatchNorm reads its running statistics
+    and Dropout is off; any other callable is called as it is.
 
     Args:
-      apply_fn: maps ``variables`` and a batch ``(C, *input_shape)`` to outputs ``(C, ...)``.
-      variables: the Linen variable dict (data: a new checkpoint reuses the compiled sweep).
+      apply_fn: a Linen module, ``module.apply``, or ``apply_fn(variables, x_batch)`` mapping a
+        batch ``(C, *input_shape)`` to outputs ``(C, ...)``.
+      variables: the Linen variable dict (``{"params": ..., "batch_stats": ...}``; data: a new
+        checkpoint reuses the compiled sweep).
       output: value function, e.g. ``ij.log_odds(target=y)`` (METHOD.md §1).
 
     Returns:
@@ -141,8 +246,20 @@ def from_linen(apply_fn: Callable, variables, output: ValueFn) -> Model:
       >>> ij.evaluate(m, jnp.array([1.0, 1.0]), ij.Players.features(2)).tolist()
       [0.0, 1.0, 2.0, 3.0]
     """
+    import flax.linen as nn
+
     if not callable(apply_fn):
-        raise TypeError("from_linen expects apply_fn, e.g. module.apply")
+        raise TypeError("from_linen expects a Linen module, module.apply or apply_fn")
+    module = apply_fn if isinstance(apply_fn, nn.Module) else getattr(apply_fn, "__self__", None)
+    if isinstance(module, nn.Module) and (
+        apply_fn is module or getattr(apply_fn, "__func__", None) is type(module).apply
+    ):
+        module, kwargs = linen_inference(module)
+        return Model(
+            _LinenApply(module.apply, tuple(sorted(kwargs.items()))),
+            variables,
+            as_value_fn(output),
+        )
     return Model(_LinenApply(apply_fn), variables, as_value_fn(output))
 
 

@@ -197,13 +197,15 @@ def evaluate(
       x: one input of the shape the model takes per example, or a batch ``(B, *shape)``.
       players: which elements each player owns (:class:`interjax.Players`).
       baseline: value of masked elements; ``None`` = zeros; any array broadcastable to one input,
-        or ``(B, *shape)`` for one baseline per input.
+        or ``(B, *shape)`` for one baseline per input. For integer inputs (token ids) an
+        integer, e.g. the mask token's id; the inputs keep their dtype through the sweep.
       chunk_size: masked inputs evaluated at once per sample and model (bounds memory);
         default keeps about 2**19 input elements per chunk on CPU, 2**25 on accelerators.
       batched: whether ``x`` carries a leading batch axis. Default: true if the target is one
         class per input; for ``features`` players iff ``x.ndim == 2``, for ``tokens`` iff
-        ``x.ndim == 3``; for patches/segments iff the membership does not fit ``x`` itself
-        (neither its leading axes nor all its elements). Pass it explicitly when in doubt.
+        ``x.ndim == 3`` (embeddings) or ``x.ndim == 2`` (integer token ids); for
+        patches/segments iff the membership does not fit ``x`` itself (neither its leading
+        axes nor all its elements). Pass it explicitly when in doubt.
       mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
         or pass a ``Mesh`` with one axis, or ``None`` for one device.
       check_finite: raise, naming some masks, if the model's value is NaN or infinite (and
@@ -227,6 +229,12 @@ def evaluate(
     if not isinstance(players, Players):
         raise TypeError(f"players must be an ij.Players, got {type(players).__name__}")
     x = check_input(x, check_finite)
+    if baseline is None and jnp.issubdtype(x.dtype, jnp.integer):
+        raise ValueError(
+            f"x holds integers ({x.dtype}: token ids?) and no baseline was given; masked "
+            "players would become 0, whatever token that id is. Pass the id that stands for a "
+            "masked token, e.g. baseline=MASK_ID (the tokenizer's mask or pad id)."
+        )
     check_batched(batched, x)
     check_mesh(mesh)
     if batched is None:
@@ -291,8 +299,8 @@ def _output_kind(output) -> tuple:
 def _infer_batched(x, players: Players, output) -> bool:
     if players.kind == "features":
         batched = x.ndim > 1
-    elif players.kind == "tokens":
-        batched = x.ndim > 2
+    elif players.kind == "tokens":  # ids (L,) / (B, L), or embeddings (L, D) / (B, L, D)
+        batched = x.ndim > (1 if jnp.issubdtype(x.dtype, jnp.integer) else 2)
     else:
         m = players.membership
         batched = not (tuple(x.shape[: m.ndim]) == m.shape or m.size == x.size)

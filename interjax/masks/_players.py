@@ -11,8 +11,9 @@ How membership lines up with one (unbatched) input ``x`` of shape ``s``:
 * ``patches`` / ``segments``: the membership covers the leading axes of ``x`` (``(H, W)`` of an
   ``(H, W)`` or ``(H, W, C)`` image; channels share their pixel's player), or, if ``x`` is the
   flattened input, every element of ``x`` in row-major order.
-* ``tokens``: ids index the first axis of ``x`` (sequence positions of an ``(L, D)`` array of
-  token embeddings), so masking happens at the embedding level.
+* ``tokens``: ids index the first axis of ``x``: the positions of a sequence of token ids
+  ``(L,)`` (masked with a mask id), or of an ``(L, D)`` array of token embeddings (masked at the
+  embedding level).
 """
 
 from __future__ import annotations
@@ -237,6 +238,43 @@ class Players:
         return cls(lookup[grid], int(sel.size), "patches", background, _names(names))
 
     @classmethod
+    def grid(
+        cls,
+        image_shape: tuple[int, int],
+        rows: int,
+        cols: int,
+        *,
+        background: Background = "keep",
+        names: Sequence[str] | None = None,
+    ) -> Players:
+        """An ``rows × cols`` grid of equal patches of an ``(H, W)`` or ``(H, W, C)`` image.
+
+        Player ``r · cols + c`` owns the pixels of grid cell ``(r, c)`` (row-major), every
+        channel of them; each patch is ``H/rows × W/cols`` pixels. The grid must divide the
+        image exactly (use :meth:`patches` for edge patches of another size).
+
+        Example:
+          >>> p = Players.grid((4, 6), 2, 3)
+          >>> p.n, p.membership.tolist()[0], p.membership.tolist()[2]
+          (6, [0, 0, 1, 1, 2, 2], [3, 3, 4, 4, 5, 5])
+        """
+        shape = tuple(image_shape) if isinstance(image_shape, tuple | list) else (image_shape,)
+        if len(shape) != 2:
+            raise ValueError(
+                f"image_shape must be (H, W), got {image_shape!r}; channels share their "
+                "pixel's player, so pass the first two axes of an (H, W, C) image."
+            )
+        H, W = (_int(s, "image_shape", 1) for s in shape)
+        rows, cols = _int(rows, "rows", 1), _int(cols, "cols", 1)
+        if H % rows or W % cols:
+            raise ValueError(
+                f"a {rows}x{cols} grid does not divide a {H}x{W} image into equal patches; "
+                f"choose rows dividing {H} ({_divisors(H)}) and cols dividing {W} "
+                f"({_divisors(W)})."
+            )
+        return cls.patches((H, W), (H // rows, W // cols), background=background, names=names)
+
+    @classmethod
     def segments(
         cls,
         segment_map=None,
@@ -324,11 +362,14 @@ class Players:
         background: Background = "keep",
         names: Sequence[str] | None = None,
     ) -> Players:
-        """One player per token position; the input is the ``(L, D)`` embedding array.
+        """One player per token position of a sequence of length ``L``.
 
-        Masking replaces a token's whole embedding row by the baseline embedding (for example
-        the embedding of a mask or pad token), so pass the embedded sequence to
-        :func:`interjax.evaluate` and a model that starts from embeddings.
+        The input is either the token ids, shape ``(L,)`` (integer; ``(B, L)`` for a batch),
+        masked by replacing a token's id by a mask id (``baseline=MASK_ID``); or the embedded
+        sequence ``(L, D)``, masked by replacing a token's whole embedding row by a baseline
+        embedding (e.g. :func:`interjax.token_baseline`), for a model that starts from
+        embeddings. Over several checkpoints or models, use ids: each model embeds them with
+        its own embedding table, while a pre-embedded sequence holds one model's embeddings.
 
         Example:
           >>> Players.tokens(5, positions=[1, 3]).membership.tolist()
@@ -373,8 +414,8 @@ class Players:
         if self.kind == "tokens":
             if not s or s[0] != m.size:
                 raise ValueError(
-                    f"Players.tokens({m.size}) expects inputs of shape (L={m.size}, D) (token "
-                    f"embeddings); got input shape {s}. Embed the tokens first."
+                    f"Players.tokens({m.size}) expects token ids of shape (L={m.size},) or "
+                    f"embeddings (L={m.size}, D); got input shape {s}."
                 )
             return m.reshape(m.shape + (1,) * (len(s) - 1))
         if s[: m.ndim] == m.shape:
@@ -385,6 +426,10 @@ class Players:
             f"players of shape {m.shape} do not fit an input of shape {s}: the membership must "
             "cover the input's leading axes or all of its elements in row-major order."
         )
+
+
+def _divisors(k: int) -> str:
+    return ", ".join(str(d) for d in range(1, k + 1) if k % d == 0)
 
 
 def _names(names):

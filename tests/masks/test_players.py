@@ -31,8 +31,21 @@ def test_segments_map_and_groups():
 def test_tokens():
     t = ij.Players.tokens(4, positions=[0, 2])
     assert t.element_map((4, 8)).shape == (4, 1)
-    with pytest.raises(ValueError, match="expects inputs of shape"):
+    assert t.element_map((4,)).tolist() == [0, -1, 1, -1]  # token ids (L,)
+    with pytest.raises(ValueError, match=r"expects token ids of shape \(L=4,\) or embeddings"):
         t.element_map((5, 8))
+
+
+def test_grid_divides_the_image_into_equal_patches():
+    p = ij.Players.grid((4, 6), 2, 3)
+    assert p.n == 6 and p.kind == "patches"
+    np.testing.assert_array_equal(
+        p.membership, np.repeat(np.repeat(np.arange(6).reshape(2, 3), 2, 0), 2, 1)
+    )
+    assert p.element_map((4, 6, 3)).shape == (4, 6, 1)  # channels share their pixel's player
+    assert p == ij.Players.patches((4, 6), 2)
+    with pytest.raises(ValueError, match=r"a 3x2 grid does not divide a 4x6 image .* \(1, 2, 4\)"):
+        ij.Players.grid((4, 6), 3, 2)
 
 
 def test_hashable_and_equal():
