@@ -1,18 +1,27 @@
 """Read-only access to a folder of Orbax checkpoints (the only module that imports orbax).
 
-A training run saved with Orbax's ``CheckpointManager`` holds one folder per step. A
-:class:`CheckpointSource` opens it with a read-only manager (``read_only=True, create=False``):
-interjax never writes into a checkpoint folder. Each step is restored into an abstract target
-made from the user's model factory with ``nnx.eval_shape`` (no parameters are allocated), so a
-checkpoint whose parameters do not match the factory is refused with the first mismatched
-leaves named. A step that cannot be read (truncated, half-written, another format) is skipped
-with a warning naming it, and so is a save that never finished (Orbax's temporary folder of an
-interrupted save, which Orbax itself does not list); no readable step at all is an error.
+A training run saved with Orbax's ``CheckpointManager`` holds one folder per step, each with one
+item (``mgr.save(step, args=ocp.args.StandardSave(tree))``) or several
+(``ocp.args.Composite(model=..., optimizer=..., metrics=...)``). A :class:`CheckpointSource`
+opens it with read-only managers (``read_only=True, create=False``): interjax never writes into
+a checkpoint folder.
+
+The model's variables are found in the checkpoint by their paths and shapes
+(:func:`interjax.checkpoints.find_layout`): an NNX ``State`` (its variables saved as
+``{"value": array}``, RNG state beside them), a pure dict, Linen variables, or the parameters
+(and batch statistics) nested in a ``TrainState``, in any item. Each step then restores only
+those arrays (Orbax's partial restore: an optimizer's moments are never read), with the dtypes
+the checkpoint stores, so a factory built under x64 or without explicit dtypes still matches.
+An NNX model's RNG state is not read: evaluation runs in inference mode, where it is unused, and
+it is filled with a fixed key.
+
+A step that cannot be read (truncated, half-written, another format) is skipped with a warning
+naming it, and so is a save that never finished (Orbax's temporary folder of an interrupted
+save, which Orbax itself does not list); no readable step at all is an error.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 import warnings
@@ -24,6 +33,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax.checkpoints._factory import FactoryModel, describe_factory
+from interjax.checkpoints._layouts import CheckpointError, Layout, find_layout, flatten_tree
+
 __all__ = [
     "CheckpointError",
     "CheckpointSource",
@@ -33,28 +45,17 @@ __all__ = [
 ]
 
 
-class CheckpointError(ValueError):
-    """A checkpoint folder or step that cannot be used, with what to do about it.
-
-    A :class:`ValueError`; raised for a missing folder, a folder without Orbax steps, a model
-    factory whose parameters do not match the checkpoint (first mismatched leaves named), or a
-    run none of whose requested steps can be read.
-
-    Example:
-      >>> from interjax.checkpoints import CheckpointError, orbax_source
-      >>> try:
-      ...     orbax_source("/no/such/folder", abstract={})
-      ... except CheckpointError as err:
-      ...     print(type(err).__name__, isinstance(err, ValueError), "does not exist" in str(err))
-      CheckpointError True True
-    """
-
-
 class _UnreadableStep(CheckpointError):
     """One step whose files Orbax cannot read (the cause is chained)."""
 
 
+class _NoReadableMetadata(CheckpointError):
+    """No step's metadata can be read, so where the variables are cannot be found."""
+
+
 _TMP_STEP = re.compile(r".*?(\d+)\.orbax-checkpoint-tmp.*")  # Orbax's TMP_DIR_SUFFIX
+_PREFIXED_STEP = re.compile(r"(.+)_(\d+)")  # CheckpointManagerOptions(step_prefix=...)
+_ARRAY_HANDLERS = ("PyTreeCheckpointHandler", "StandardCheckpointHandler")
 
 
 def _ocp():
@@ -86,60 +87,69 @@ def abstract_nnx(factory: Callable[[], Any]):
       >>> state["kernel"].shape, type(state["kernel"].get_value()).__name__
       ((3, 2), 'ShapeDtypeStruct')
     """
+    described = describe_factory(factory)
+    if described.kind != "nnx":
+        raise TypeError("the model factory must return an nnx.Module")
+    return described.graphdef, described.abstract
+
+
+def _is_nnx_state(tree) -> bool:
     from flax import nnx
 
-    abstract = nnx.eval_shape(factory)
-    if not isinstance(abstract, nnx.Module):
-        raise TypeError(f"the model factory must return an nnx.Module, got {type(abstract)}")
-    return nnx.split(abstract)
+    return isinstance(tree, nnx.State)
 
 
-def _pure(tree):
-    """Pure nested dict of a tree (NNX State → dict) with string keys, for comparison."""
+def _model_leaves(abstract):
+    """``(paths, treedef, leaves, rng_paths)`` of the abstract target: each leaf's path (string
+    keys) in the pure form, and the paths of an NNX model's RNG state (not read)."""
     from flax import nnx
 
-    return nnx.to_pure_dict(tree) if isinstance(tree, nnx.State) else tree
+    if _is_nnx_state(abstract):
+        pure = nnx.to_pure_dict(abstract)
+        rng = {
+            tuple(str(k) for k in path)
+            for path, var in nnx.to_flat_state(abstract)
+            if isinstance(var, nnx.RngState)
+        }
+    else:
+        pure, rng = abstract, set()
+    flat, treedef = jax.tree_util.tree_flatten_with_path(pure)
+    paths = [tuple(str(getattr(k, "key", getattr(k, "idx", k))) for k in p) for p, _ in flat]
+    return paths, treedef, [leaf for _, leaf in flat], rng
 
 
-def _leaf_specs(tree) -> dict[str, tuple[tuple[int, ...], str]]:
-    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
-    out = {}
-    for path, leaf in flat:
-        key = "/".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
-        out[key] = (tuple(leaf.shape), str(np.dtype(leaf.dtype)))
-    return out
+def _fixed(leaf):
+    """A fixed value for a leaf that is not read (an NNX model's RNG key or counter)."""
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        return jnp.broadcast_to(jax.random.key(0), leaf.shape)
+    return jnp.zeros(leaf.shape, leaf.dtype)
 
 
-def _mismatches(expected, found, limit: int = 5) -> list[str]:
-    e, f = _leaf_specs(expected), _leaf_specs(found)
-    lines = []
-    for key in sorted(set(e) | set(f)):
-        if key not in f:
-            lines.append(f"{key}: in the model, missing from the checkpoint")
-        elif key not in e:
-            lines.append(f"{key}: in the checkpoint, not in the model")
-        elif e[key] != f[key]:
-            lines.append(
-                f"{key}: model {e[key][0]} {e[key][1]}, checkpoint {f[key][0]} {f[key][1]}"
-            )
-        if len(lines) >= limit:
-            break
-    return lines
+def _is_linen_variables(abstract) -> bool:
+    return (
+        isinstance(abstract, dict)
+        and "params" in abstract
+        and all(isinstance(v, dict) for v in abstract.values())
+    )
 
 
-@dataclasses.dataclass
 class CheckpointSource:
     """A read-only Orbax checkpoint folder restored into an abstract target.
 
-    The target model's checkpoint sequence of METHOD.md §4 (He et al. 2025, arXiv:2505.06993):
-    :meth:`restore` gives one step's parameters with the leaf shapes of ``abstract``;
-    :meth:`stack` gives T steps with a leading axis, ``(T, *leaf shape)`` per leaf. Use it as a
-    context manager (or call :meth:`close`); it never writes into the folder.
+    The target model's checkpoint sequence (He et al. 2025, arXiv:2505.06993): :meth:`restore`
+    gives one step's variables in the structure of ``abstract``; :meth:`stack` gives T steps
+    with a leading axis, ``(T, *leaf shape)`` per leaf. Where the checkpoint keeps the
+    variables is found on first use (:attr:`layout`), or given by ``item`` and
+    ``params_path``. Use it as a context manager (or call :meth:`close`); it never writes into
+    the folder.
 
     Attributes:
       directory: the checkpoint folder (one sub-folder per step).
       abstract: pytree of ``jax.ShapeDtypeStruct`` (an abstract NNX State, or Linen variables)
-        describing one step's parameters.
+        describing one step's variables.
+      item, params_path: where the variables are (``None``: found automatically).
+      factory_model: the :class:`FactoryModel` the target came from, if any (gives
+        :meth:`model`).
 
     Example:
       >>> import tempfile, jax, numpy as np
@@ -157,11 +167,22 @@ class CheckpointSource:
       ([0, 10], (2, 3))
     """
 
-    directory: Path
-    abstract: Any
-
-    def __post_init__(self):
-        self.directory = Path(self.directory).absolute()  # Orbax needs absolute paths
+    def __init__(
+        self,
+        directory,
+        abstract,
+        *,
+        item: str | None = None,
+        params_path: str | Sequence[str] | None = None,
+        factory_model: FactoryModel | None = None,
+    ):
+        self.directory = Path(directory).absolute()  # Orbax needs absolute paths
+        self.abstract = abstract
+        self.item = item
+        if isinstance(params_path, str):
+            params_path = tuple(p for p in params_path.strip("/").split("/") if p)
+        self.params_path = None if params_path is None else tuple(params_path)
+        self.factory_model = factory_model
         if not self.directory.exists():
             raise CheckpointError(
                 f"checkpoint folder {self.directory} does not exist; pass the folder that "
@@ -169,15 +190,17 @@ class CheckpointSource:
             )
         if not self.directory.is_dir():
             raise CheckpointError(f"{self.directory} is not a folder")
-        ocp = _ocp()
-        options = ocp.CheckpointManagerOptions(read_only=True, create=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._manager = ocp.CheckpointManager(
-                self.directory, item_handlers=ocp.StandardCheckpointHandler(), options=options
-            )
-        if not self._manager.all_steps():
+        self._step_prefix = None
+        self._lister = self._manager()
+        if not self._lister.all_steps():
+            prefix = self._find_step_prefix()
+            if prefix is not None:
+                self._lister.close()
+                self._step_prefix = prefix
+                self._lister = self._manager()
+        if not self._lister.all_steps():
             unfinished = self._unfinished_steps()
+            self._lister.close()
             raise CheckpointError(
                 f"no Orbax checkpoint steps in {self.directory}; expected sub-folders named by "
                 "step (0, 100, ...) written by orbax.checkpoint.CheckpointManager."
@@ -188,11 +211,50 @@ class CheckpointSource:
                     else ""
                 )
             )
-        self._checked = False
+        self._paths, self._treedef, self._leaves, self._rng = _model_leaves(abstract)
+        self._layout: Layout | None = None
+        self._readers: dict = {}
+        self._items: tuple | None = None
+
+    # -- managers ---------------------------------------------------------------------------
+    def _manager(self, item_handlers=None):
+        ocp = _ocp()
+        options = ocp.CheckpointManagerOptions(
+            read_only=True, create=False, step_prefix=self._step_prefix
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ocp.CheckpointManager(
+                self.directory, item_handlers=item_handlers, options=options
+            )
+
+    def _find_step_prefix(self) -> str | None:
+        """The ``step_prefix`` of folders named ``<prefix>_<step>`` (one prefix for all)."""
+        found = {
+            m.group(1)
+            for p in self.directory.iterdir()
+            if p.is_dir() and (m := _PREFIXED_STEP.fullmatch(p.name))
+        }
+        return found.pop() if len(found) == 1 else None
+
+    def _reader(self, names: tuple):
+        """A read-only manager with a PyTree handler for each array item (one for a single-
+        item checkpoint, ``names == (None,)``)."""
+        if names not in self._readers:
+            ocp = _ocp()
+            if names == (None,):
+                handlers = ocp.PyTreeCheckpointHandler()
+            else:
+                handlers = {name: ocp.PyTreeCheckpointHandler() for name in names}
+            self._readers[names] = self._manager(handlers)
+        return self._readers[names]
 
     def close(self) -> None:
         """Release Orbax's resources (threads); the folder is untouched."""
-        self._manager.close()
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+        self._lister.close()
 
     def __enter__(self):
         return self
@@ -200,10 +262,11 @@ class CheckpointSource:
     def __exit__(self, *exc):
         self.close()
 
+    # -- steps ------------------------------------------------------------------------------
     def all_steps(self) -> list[int]:
         """Committed steps, ascending (re-read from disk, so a run in progress shows new ones)."""
-        self._manager.reload()
-        return sorted(int(s) for s in self._manager.all_steps())
+        self._lister.reload()
+        return sorted(int(s) for s in self._lister.all_steps())
 
     def _unfinished_steps(self) -> dict[int, str]:
         """Steps whose save has not finished: ``{step: folder name}`` of Orbax's temporary
@@ -213,7 +276,7 @@ class CheckpointSource:
         name, so what an interrupted save leaves is such a folder; Orbax does not list it, and
         neither does :meth:`all_steps`.
         """
-        committed = set(self._manager.all_steps())
+        committed = set(self._lister.all_steps())
         found = {}
         for path in sorted(self.directory.iterdir()):
             m = _TMP_STEP.fullmatch(path.name)
@@ -221,58 +284,214 @@ class CheckpointSource:
                 found[int(m.group(1))] = path.name
         return found
 
-    def _check_structure(self, step: int) -> None:
-        if self._checked:
-            return
+    # -- layout -----------------------------------------------------------------------------
+    def _step_items(self, step: int):
+        """``(array items, other items)`` of one step: ``{name: {path: (shape, dtype)}}`` from
+        Orbax's metadata (no array is read), and ``{name: kind}`` of items without arrays."""
+        meta = self._lister.metadata(step)
+        handlers = getattr(meta, "item_handlers", None)
+        if isinstance(handlers, str) or handlers is None:
+            handlers = {"default": handlers or "PyTreeCheckpointHandler"}
+        arrays, others = [], {}
+        for name, handler in handlers.items():
+            kind = str(handler).rsplit(".", 1)[-1]
+            if kind in _ARRAY_HANDLERS:
+                arrays.append(name)
+            else:
+                others[name] = kind.replace("CheckpointHandler", "") or "unknown"
+        single = arrays == ["default"] and not others
+        names = (None,) if single else tuple(arrays)
+        metadata = self._reader(names).item_metadata(step)
+        items = {}
+        for name in names:
+            tree = metadata if name is None else metadata[name]
+            tree = getattr(tree, "tree", tree)
+            items[name] = flatten_tree(tree) if tree is not None else {}
+        return items, others
+
+    @property
+    def layout(self) -> Layout:
+        """Where each step keeps the model's variables (found from the first step whose
+        metadata can be read; raises :class:`CheckpointError` naming what was found when no
+        subtree, or more than one, matches)."""
+        if self._layout is None:
+            required = {
+                p: (tuple(leaf.shape), str(leaf.dtype))
+                for p, leaf in zip(self._paths, self._leaves, strict=True)
+                if p not in self._rng
+            }
+            error = None
+            for step in self.all_steps():
+                try:
+                    items, others = self._step_items(step)
+                except Exception as err:  # unreadable metadata: try the next step
+                    error = err
+                    continue
+                self._items = (step, items)
+                try:
+                    self._layout = find_layout(
+                        items,
+                        required,
+                        self._rng,
+                        item=self.item,
+                        params_path=self.params_path,
+                        collections=_is_linen_variables(self.abstract),
+                        other_items=others,
+                    )
+                except CheckpointError as err:
+                    hint = self._missing_statistics(items, required)
+                    raise type(err)(f"{self.directory}, step {step}: {hint or err}") from None
+                break
+            else:
+                raise _NoReadableMetadata(
+                    f"none of the steps {self.all_steps()} in {self.directory} could be read: "
+                    f"no step's Orbax metadata is readable ({type(error).__name__}: "
+                    f"{str(error)[:200]})"
+                )
+        return self._layout
+
+    def _missing_statistics(self, items, required) -> str | None:
+        """The message for a checkpoint that holds an NNX model's parameters but not its
+        BatchNorm statistics (``nnx.state(model, nnx.Param)`` of a model with BatchNorm)."""
+        if not _is_nnx_state(self.abstract):
+            return None
+        from flax import nnx
+
+        stats = {
+            tuple(str(k) for k in path)
+            for path, var in nnx.to_flat_state(self.abstract)
+            if isinstance(var, nnx.BatchStat)
+        }
+        if not stats & set(required):
+            return None
         try:
-            meta = self._manager.item_metadata(step)
-            found = getattr(meta, "tree", meta)
-        except Exception:  # unreadable metadata: the restore below decides
-            return
-        if found is None:
-            return
-        problems = _mismatches(_pure(self.abstract), found)
-        if problems:
-            raise CheckpointError(
-                f"the model factory does not match the checkpoint at step {step} in "
-                f"{self.directory}: "
-                + "; ".join(problems)
-                + ". Build the same architecture that was trained (sizes, layers, dtypes)."
+            found = find_layout(
+                items,
+                {p: s for p, s in required.items() if p not in stats},
+                self._rng,
+                item=self.item,
+                params_path=self.params_path,
             )
-        self._checked = True
+        except CheckpointError:
+            return None
+        names = ", ".join("/".join(p) for p in sorted(stats)[:4])
+        return (
+            f"the checkpoint holds the model's parameters ({found.describe()}) but not its "
+            f"BatchNorm statistics ({names}), which inference needs; save every variable, "
+            "nnx.state(model), not nnx.state(model, nnx.Param)"
+        )
+
+    def stored_arrays(self) -> dict[tuple[str, ...], tuple[tuple[int, ...], np.dtype]]:
+        """``{model path: (shape, dtype)}`` of the variables read from each step, as the
+        checkpoint stores them (from the metadata of the step the layout was found in; no
+        array is read)."""
+        layout = self.layout
+        _, items = self._items
+        out = {}
+        for prefix, loc in layout.parts.items():
+            for logical, stored in loc.stored.items():
+                shape, dtype = items[loc.item][loc.path + stored]
+                out[prefix + logical] = (tuple(shape), np.dtype(dtype))
+        return out
+
+    def describe_layout(self) -> str:
+        """One line: which item and subtree hold the variables (for reports and messages)."""
+        return self.layout.describe()
+
+    # -- restore ----------------------------------------------------------------------------
+    def _restore_arrays(self, step: int) -> dict:
+        """``{model path: array}`` of the required leaves of one step (partial restore)."""
+        ocp = _ocp()
+        layout = self.layout
+        _, items = self._items
+        by_item: dict = {}
+        for prefix, loc in layout.parts.items():
+            for logical, stored in loc.stored.items():
+                full = loc.path + stored
+                shape, dtype = items[loc.item][full]
+                by_item.setdefault(loc.item, {})[full] = (prefix + logical, shape, dtype)
+
+        def nested(entries, make):
+            tree: dict = {}
+            for full, entry in entries.items():
+                node = tree
+                for key in full[:-1]:
+                    node = node.setdefault(key, {})
+                node[full[-1]] = make(entry)
+            return tree
+
+        def args_for(entries):
+            target = nested(entries, lambda e: jax.ShapeDtypeStruct(e[1], np.dtype(e[2])))
+            restore_args = nested(
+                entries, lambda e: ocp.RestoreArgs(restore_type=np.ndarray, dtype=np.dtype(e[2]))
+            )
+            return ocp.args.PyTreeRestore(
+                item=target, restore_args=restore_args, partial_restore=True
+            )
+
+        names = tuple(by_item)
+        reader_names = (None,) if names == (None,) else tuple(sorted(self._all_array_items()))
+        reader = self._reader(reader_names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if names == (None,):
+                restored = {None: reader.restore(step, args=args_for(by_item[None]))}
+            else:
+                composite = ocp.args.Composite(**{n: args_for(by_item[n]) for n in names})
+                restored = reader.restore(step, args=composite)
+        out = {}
+        for name, entries in by_item.items():
+            tree = restored[name]
+            for full, (model_path, _, _) in entries.items():
+                node = tree
+                for key in full:
+                    node = node[key]
+                out[model_path] = node
+        return out
+
+    def _all_array_items(self):
+        _, items = self._items
+        return [n for n in items if n is not None]
 
     def restore(self, step: int):
-        """The parameters of ``step`` as a pytree of the abstract target's structure.
+        """The variables of ``step`` in the structure of the abstract target.
 
-        A step that cannot be read (truncated, half-written, another format, or deleted since
-        it was listed) raises :class:`CheckpointError` naming it, Orbax's error chained.
+        Only the arrays the model needs are read, in the dtypes the checkpoint stores; an NNX
+        model's RNG state is filled with a fixed key (inference does not use it). A step that
+        cannot be read (truncated, half-written, another format, or deleted since it was
+        listed) raises :class:`CheckpointError` naming it, Orbax's error chained.
         """
-        ocp = _ocp()
-        self._check_structure(step)
-        target = _pure(self.abstract)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pure = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+            _ = self.layout  # a layout error is the user's to fix, not a damaged step
+        except _NoReadableMetadata as err:
+            raise _UnreadableStep(str(err)) from err
+        try:
+            arrays = self._restore_arrays(step)
         except Exception as err:  # truncated, half-written, another format, deleted meanwhile
             raise _UnreadableStep(
                 f"checkpoint step {step} in {self.directory} cannot be read "
                 f"({type(err).__name__}: {str(err)[:200]})"
             ) from err
-        from flax import nnx
+        leaves = [
+            _fixed(leaf) if path in self._rng else arrays[path]
+            for path, leaf in zip(self._paths, self._leaves, strict=True)
+        ]
+        pure = jax.tree_util.tree_unflatten(self._treedef, leaves)
+        if _is_nnx_state(self.abstract):
+            from flax import nnx
 
-        if isinstance(self.abstract, nnx.State):
             state = jax.tree.map(lambda x: x, self.abstract)
             nnx.replace_by_pure_dict(state, pure)
             return state
         return pure
 
-    def restore_many(self, steps: Sequence[int] | None = None):
-        """Restore several steps, skipping (with a warning naming it) any that cannot be read.
+    def readable(self, steps: Sequence[int] | None = None) -> Iterator[tuple[int, Any]]:
+        """Yield ``(step, variables)`` for each step that can be read, one at a time (never
+        more than one step in memory), skipping with a warning naming it any that cannot.
 
-        Returns ``(steps_read, params_list)``; raises :class:`CheckpointError` if none can.
         Without ``steps``, every committed step is read, and each save that did not finish
-        (an interrupted save's temporary folder) is named in a warning.
+        (an interrupted save's temporary folder) is named in a warning. Raises
+        :class:`CheckpointError` at the end if no step could be read.
         """
         if steps is None:
             steps = self.all_steps()
@@ -284,30 +503,53 @@ class CheckpointSource:
                     stacklevel=2,
                 )
         steps = list(steps)
-        read, params = [], []
+        any_read = False
         for step in steps:
             try:
-                params.append(self.restore(step))
-                read.append(step)
+                variables = self.restore(step)
             except _UnreadableStep as err:  # truncated / half-written / foreign step
                 cause = err.__cause__
                 warnings.warn(
                     f"skipping checkpoint step {step} in {self.directory}: it cannot be read "
                     f"({type(cause).__name__}: {str(cause)[:200]})",
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-        if not read:
+                continue
+            any_read = True
+            yield step, variables
+        if not any_read:
             raise CheckpointError(
                 f"none of the steps {steps} in {self.directory} could be read; see the warnings "
                 "above for each step."
             )
-        return read, params
+
+    def restore_many(self, steps: Sequence[int] | None = None):
+        """Restore several steps, skipping (with a warning naming it) any that cannot be read.
+
+        Returns ``(steps_read, params_list)``; raises :class:`CheckpointError` if none can.
+        Without ``steps``, every committed step is read, and each save that did not finish
+        (an interrupted save's temporary folder) is named in a warning (:meth:`readable`).
+        """
+        pairs = list(self.readable(steps))
+        return [s for s, _ in pairs], [p for _, p in pairs]
 
     def stack(self, steps: Sequence[int] | None = None):
         """``(steps_read, stacked)``: readable steps' parameters stacked on a leading axis, ready
         for :func:`interjax.stack_models` (one compiled sweep for all of them)."""
         read, params = self.restore_many(steps)
         return read, stack_trees(params)
+
+    def model(self, output, step: int | None = None):
+        """An :class:`interjax.Model` of the factory's architecture with the variables of
+        ``step`` (default: the first step), in inference mode; ``model.with_params(
+        source.restore(s))`` moves it to another step without compiling again."""
+        if self.factory_model is None:
+            raise ValueError(
+                "this source was opened with abstract=...; open it with model_factory=... to "
+                "get a model, or wrap the restored variables with ij.from_nnx / ij.from_linen."
+            )
+        step = self.all_steps()[0] if step is None else step
+        return self.factory_model.model(self.restore(step), output)
 
     def watch(
         self,
@@ -352,16 +594,33 @@ def stack_trees(trees: Sequence[Any]):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def orbax_source(directory, *, abstract=None, model_factory: Callable[[], Any] | None = None):
+def orbax_source(
+    directory,
+    *,
+    abstract=None,
+    model_factory: Callable[[], Any] | None = None,
+    example_input=None,
+    item: str | None = None,
+    params_path: str | Sequence[str] | None = None,
+):
     """Open an Orbax checkpoint folder read-only.
 
     Give the target either as ``abstract`` (a pytree of ``jax.ShapeDtypeStruct``, e.g. an
-    abstract NNX State or Linen variables) or as ``model_factory`` (a function building the NNX
-    model; it is only traced with ``nnx.eval_shape``, see :func:`abstract_nnx`).
+    abstract NNX State or Linen variables) or as ``model_factory``: a function building the
+    model, an NNX module (traced with ``nnx.eval_shape``) or a Linen module (its variables
+    from ``jax.eval_shape(module.init, key, example_input)`` in inference mode; see
+    :func:`interjax.checkpoints.describe_factory`). No parameter is allocated.
+
+    Where the checkpoint keeps the variables is found automatically: the one subtree of one
+    item whose paths and shapes are the model's (NNX ``State`` saved whole or as a pure dict,
+    ``nnx.state(model, nnx.Param)``, Linen params or variables, a ``TrainState``, any item of
+    a ``Composite``; optimizer states are never chosen). ``item`` and ``params_path``
+    (``"state/params"``-style, relative to the item) say it explicitly.
 
     Returns:
       A :class:`CheckpointSource`; its ``stack()`` gives ``(steps, params)`` with every leaf
-      ``(T, *leaf shape)`` for T readable steps (METHOD.md §4: the target's checkpoints).
+      ``(T, *leaf shape)`` for T readable steps, and with a factory, ``model(output)`` the
+      inference-mode :class:`interjax.Model` they belong to.
 
     Example:
       >>> import tempfile
@@ -374,11 +633,16 @@ def orbax_source(directory, *, abstract=None, model_factory: Callable[[], Any] |
       ...             writer.save(step, nnx.split(factory())[1])
       ...     with orbax_source(tmp, model_factory=factory) as source:
       ...         steps, params = source.stack()
-      >>> steps, params["kernel"].shape, params["bias"].shape
-      ([0, 5], (2, 2, 1), (2, 1))
+      ...         where = source.describe_layout()
+      >>> steps, params["kernel"].shape, params["bias"].shape, where
+      ([0, 5], (2, 2, 1), (2, 1), '(root)')
     """
     if (abstract is None) == (model_factory is None):
         raise ValueError("pass exactly one of abstract or model_factory")
+    described = None
     if model_factory is not None:
-        _, abstract = abstract_nnx(model_factory)
-    return CheckpointSource(Path(directory), abstract)
+        described = describe_factory(model_factory, example_input)
+        abstract = described.abstract
+    return CheckpointSource(
+        Path(directory), abstract, item=item, params_path=params_path, factory_model=described
+    )

@@ -80,8 +80,7 @@ def test_mismatch_names_the_leaves(run):
     src = orbax_source(root, model_factory=lambda: data.MLP(30, 3, hidden=(16,), rngs=nnx.Rngs(0)))
     with pytest.raises(
         CheckpointError,
-        match=r"head/bias: model \(3,\) float32, checkpoint "
-        r"\(2,\) float32",
+        match=r"the closest is \(root\) \(.*head/bias: model \(3,\), checkpoint \(2,\)",
     ):
         src.restore(20)
 
@@ -219,7 +218,8 @@ def test_linen_checkpoints_written_by_an_optax_loop(tmp_path):
     with (
         orbax_source(root, abstract=wrong) as src,
         pytest.raises(
-            CheckpointError, match=r"params/Dense_1/bias: model \(32,\) float32, checkpoint \(16,\)"
+            CheckpointError,
+            match=r"closest is params \(.*Dense_1/bias: model \(32,\), checkpoint \(16,\)",
         ),
     ):
         src.restore(0)
