@@ -25,9 +25,12 @@ from interjax._files import write_json_atomic, write_npz_atomic
 __all__ = [
     "AnalysisInputs",
     "OutputLock",
+    "analysis_key",
     "analysis_memory",
+    "analysis_settings",
     "analyze_run",
     "check_memory_budget",
+    "check_output_folder",
 ]
 
 
@@ -102,7 +105,16 @@ def _alive(pid: int) -> bool:
 
 
 class AnalysisInputs:
-    """What an analysis needs, in arrays: the analysed samples and the models' parameters."""
+    """What an analysis needs, in arrays: the analysed samples and the models' parameters.
+
+    ``baseline_params`` is a list of parameter sets, or a function returning one (called only
+    when the baselines' fits are not already in the output folder: a resumed run does not
+    train them again); a function needs ``plan``, the JSON description of the inputs (where
+    the checkpoints, data and baselines come from, ``plan["baselines"]["count"]`` of them)
+    that keys the stage files in the weights' place. ``plan`` is also written to
+    ``summary.json`` as ``"run"``. ``metrics`` (train and test loss per step) may likewise be
+    a function, called once the checkpoints are analysed.
+    """
 
     def __init__(
         self,
@@ -110,35 +122,100 @@ class AnalysisInputs:
         model,
         steps: Sequence[int],
         restore: Callable[[int], Any],
-        baseline_params: Sequence[Any],
+        baseline_params: Sequence[Any] | Callable[[], Sequence[Any]],
         x,
         y,
         is_test,
         players,
         baseline=None,
-        metrics: dict | None = None,
+        metrics: dict | Callable[[], dict] | None = None,
         image=None,
+        plan: dict | None = None,
     ):
         self.model, self.steps, self.restore = model, [int(s) for s in steps], restore
-        self.baseline_params = list(baseline_params)
+        if callable(baseline_params) and plan is None:
+            raise ValueError("baseline_params given as a function needs a plan that names them")
+        self.baseline_params = (
+            baseline_params if callable(baseline_params) else list(baseline_params)
+        )
         self.x, self.y, self.is_test = np.asarray(x), np.asarray(y), np.asarray(is_test, bool)
         self.players, self.baseline = players, baseline
-        self.metrics, self.image = metrics, image
+        self.metrics, self.image, self.plan = metrics, image, plan
+
+    def num_baselines(self) -> int:
+        if callable(self.baseline_params):
+            return int(self.plan["baselines"]["count"])
+        return len(self.baseline_params)
 
 
-def _fingerprint(inputs: AnalysisInputs, settings: dict) -> str:
+def analysis_settings(
+    *,
+    q_ratio: float = 0.02,
+    ratio: float = 0.05,
+    same_sign: bool = False,
+    tol: float = 1e-2,
+    max_iters: int = 20_000,
+    group_size: int = 10,
+    iterate_dtype=None,
+) -> dict:
+    """The settings that decide an analysis's numbers, with the precision of the transforms
+    (``float64`` when JAX's x64 mode is on, else ``float32``): a resumed run never mixes two."""
+    import jax
+
+    return {
+        "q_ratio": q_ratio,
+        "ratio": ratio,
+        "same_sign": same_sign,
+        "tol": tol,
+        "max_iters": max_iters,
+        "group_size": group_size,
+        "iterate_dtype": str(iterate_dtype),
+        "precision": str(jax.dtypes.canonicalize_dtype(np.float64)),
+    }
+
+
+def analysis_key(inputs: AnalysisInputs, settings: dict) -> str:
+    """The fingerprint of an analysis: its settings and inputs (samples, players, mask value,
+    steps, and the baselines: their weights, or the plan that names them)."""
     h = hashlib.sha256()
     h.update(json.dumps(settings, sort_keys=True).encode())
     h.update(json.dumps(inputs.steps).encode())
     for a in (inputs.x, inputs.y, inputs.is_test, inputs.players.membership):
         h.update(np.ascontiguousarray(a).tobytes())
+    h.update(inputs.players.kind.encode())
     if inputs.baseline is not None:
         h.update(np.ascontiguousarray(np.asarray(inputs.baseline)).tobytes())
-    import jax
+    if inputs.plan is not None:
+        h.update(json.dumps(inputs.plan, sort_keys=True, default=str).encode())
+    if not callable(inputs.baseline_params):
+        import jax
 
-    for leaf in jax.tree.leaves(inputs.baseline_params):  # the baselines' weights themselves
-        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+        for leaf in jax.tree.leaves(inputs.baseline_params):  # the baselines' weights themselves
+            h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
     return h.hexdigest()[:16]
+
+
+def check_output_folder(out_dir, key: str) -> None:
+    """Refuse, before any work, an output folder holding another analysis's results (stage
+    files or a finished report of other settings or inputs): mixing them would be wrong."""
+    out = Path(out_dir)
+    found = [out / "done.json"] if (out / "done.json").is_file() else []
+    found += sorted((out / "stages").glob("*.npz")) if (out / "stages").is_dir() else []
+    for path in found:
+        try:
+            if path.suffix == ".json":
+                other = json.loads(path.read_text()).get("fingerprint")
+            else:
+                with np.load(path) as z:
+                    other = str(z["fingerprint"])
+        except (OSError, ValueError, KeyError):
+            other = None
+        if other != key:
+            raise RuntimeError(
+                f"{out} holds the results of another analysis ({path.name}: other settings, "
+                "inputs or precision); choose a new --out folder (or remove the old one) "
+                "instead of mixing results."
+            )
 
 
 def _host_available_bytes() -> int:
@@ -216,6 +293,7 @@ def analyze_run(
     quiet: bool = False,
     progress: Callable | None = None,
     memory_budget: int | None = None,
+    key: str | None = None,
 ) -> dict:
     """Analyse every checkpoint against the baselines, resumably; write the report.
 
@@ -230,7 +308,8 @@ def analyze_run(
     ``same_sign``: a baseline must also agree on the interaction's sign (METHOD.md §4).
     ``memory_budget`` (bytes; default 80% of the available host memory): the run is refused
     before any work when :func:`analysis_memory` estimates more, instead of being killed by
-    the OS half-way.
+    the OS half-way. ``key``: the fingerprint :func:`analysis_key` computed by the caller (who
+    checked the output folder with it before preparing the inputs); computed here otherwise.
 
     Returns the summary dict (also in ``OUT/summary.json``).
     """
@@ -239,30 +318,32 @@ def analyze_run(
     from interjax.evaluate import evaluate, log_odds, stack_models
 
     out = Path(out_dir)
-    settings = {
-        "q_ratio": q_ratio,
-        "ratio": ratio,
-        "same_sign": same_sign,
-        "tol": tol,
-        "max_iters": max_iters,
-        "group_size": group_size,
-        "iterate_dtype": str(iterate_dtype),
-    }
+    settings = analysis_settings(
+        q_ratio=q_ratio,
+        ratio=ratio,
+        same_sign=same_sign,
+        tol=tol,
+        max_iters=max_iters,
+        group_size=group_size,
+        iterate_dtype=iterate_dtype,
+    )
     import jax
 
-    param_bytes = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(inputs.model.params))
+    param_bytes = sum(
+        int(getattr(leaf, "nbytes", 0)) for leaf in jax.tree.leaves(inputs.model.params)
+    )
     check_memory_budget(
         analysis_memory(
             inputs.players.n,
             len(inputs.steps),
             len(inputs.x),
-            len(inputs.baseline_params),
+            inputs.num_baselines(),
             group_size,
             param_bytes,
         ),
         memory_budget,
     )
-    key = _fingerprint(inputs, settings)
+    key = key or analysis_key(inputs, settings)
     stages = out / "stages"
     with OutputLock(out):
         stages.mkdir(parents=True, exist_ok=True)
@@ -290,8 +371,9 @@ def analyze_run(
             return arrays
 
         def baselines():
+            params = inputs.baseline_params
             vb = evaluate(
-                stack_models(model, inputs.baseline_params),
+                stack_models(model, params() if callable(params) else params),
                 inputs.x,
                 inputs.players,
                 baseline=inputs.baseline,
@@ -352,12 +434,14 @@ def analyze_run(
             settings={
                 **settings,
                 "n": inputs.players.n,
-                "num_baselines": len(inputs.baseline_params),
+                "num_baselines": inputs.num_baselines(),
             },
         )
-        m = inputs.metrics
+        m = inputs.metrics() if callable(inputs.metrics) else inputs.metrics
         summary = analyze.summarize(traj, m and m["train_loss"], m and m["test_loss"])
         summary["fingerprint"] = key
+        if inputs.plan is not None:
+            summary["run"] = inputs.plan
         records = None
         if inputs.image is not None:
             last = len(inputs.steps) - 1

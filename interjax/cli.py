@@ -3,14 +3,20 @@
     interjax demo [--out DIR] [--quiet] [--only explain|analysis]
     interjax bench [--quick] [--out DIR] [--only NAME ...] [--device-name TEXT]
     interjax analyze CKPT_DIR --model module:factory --data data.npz --out DIR
+                     [--item NAME] [--params-path a/b]
+                     [--players N | grid:RxC | tokens[:N]] [--mask-value zero|mean|NUMBER]
+                     [--mask-token ID] [--samples S | --sample-ids FILE]
                      [--baselines K | --baseline-dirs DIR ...] [--protocol cross_fit|paper]
-                     [--players N] [--samples S] [--tol T] [--q-ratio Q] [--ratio R]
-                     [--same-sign] [--quiet]
+                     [--baseline-steps N] [--baseline-lr LR]
+                     [--tol T] [--q-ratio Q] [--ratio R] [--same-sign] [--quiet]
+
+The command line turns on JAX's x64 mode once, at its start, for every subcommand: the
+transforms and the solver run in float64 (the models in the precision their checkpoints store).
 
 Errors in the input (missing folders, files or keys, a factory that does not match the
-checkpoints, ...) end with a one-line message and exit status 2, never a traceback. Ctrl-C
-(SIGINT) ends with a one-line message and exit status 130; ``interjax analyze`` keeps the
-finished checkpoint groups, so the same command resumes.
+checkpoints, ...) end with a one-line message and exit status 2, never a traceback, before any
+model is trained. Ctrl-C (SIGINT) ends with a one-line message and exit status 130;
+``interjax analyze`` keeps the finished checkpoint groups, so the same command resumes.
 """
 
 from __future__ import annotations
@@ -57,10 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument(
         "--model",
         required=True,
-        help="module:factory; factory() (or factory(seed=...)) builds the NNX model",
+        help="module:factory; factory() (or factory(seed=...)) builds the model, a "
+        "flax.nnx.Module or a flax.linen.Module (module importable from the current folder)",
     )
     an.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
     an.add_argument("--out", required=True, help="output folder")
+    an.add_argument(
+        "--item",
+        default=None,
+        help="the checkpoint item holding the model's variables (Composite saves; default: "
+        "found from the model's structure)",
+    )
+    an.add_argument(
+        "--params-path",
+        default=None,
+        metavar="A/B",
+        help="the subtree of the item holding the model's variables, e.g. params (default: "
+        "found from the model's structure)",
+    )
     an.add_argument("--baselines", type=int, default=3, help="baseline models to train (K)")
     an.add_argument(
         "--baseline-dirs",
@@ -68,7 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="checkpoint folders of already trained baselines (last step used)",
     )
-    an.add_argument("--baseline-steps", type=int, default=2000)
+    an.add_argument(
+        "--baseline-steps",
+        type=int,
+        default=2000,
+        help="training steps of each baseline model (default %(default)s)",
+    )
+    an.add_argument(
+        "--baseline-lr",
+        type=float,
+        default=1e-3,
+        help="Adam learning rate of the baseline models (default %(default)s)",
+    )
     an.add_argument(
         "--protocol",
         choices=("cross_fit", "paper"),
@@ -76,8 +107,38 @@ def _parser() -> argparse.ArgumentParser:
         help="baselines' data: half of the test split, the other half held out for the "
         "analysed test samples (cross_fit, default), or all of it as in the paper",
     )
-    an.add_argument("--players", type=int, default=10, help="number of players n (<= 16)")
-    an.add_argument("--samples", type=int, default=32, help="train and held-out samples each")
+    an.add_argument(
+        "--players",
+        default="10",
+        help="N: the first N features of vector inputs; grid:RxC: an R x C grid of equal "
+        "patches of (H, W) or (H, W, C) images; tokens or tokens:N: one player per position "
+        "(the first N) of integer token ids (N, L). At most 16 players (default %(default)s)",
+    )
+    an.add_argument(
+        "--mask-value",
+        default=None,
+        help="what replaces masked real inputs: zero (default), mean (of x_train) or a number",
+    )
+    an.add_argument(
+        "--mask-token",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="the token id that replaces masked tokens (required for integer inputs)",
+    )
+    an.add_argument(
+        "--samples",
+        type=int,
+        default=32,
+        help="analyse the first S training samples and the first S held-out test samples",
+    )
+    an.add_argument(
+        "--sample-ids",
+        default=None,
+        metavar="FILE",
+        help='the samples to analyse instead: JSON {"train": [...], "test": [...]} or an npz '
+        "with arrays train and test (indices into x_train and x_test)",
+    )
     an.add_argument(
         "--tol",
         type=float,
@@ -160,62 +221,6 @@ def _load_factory(spec: str):
     return factory
 
 
-def _load_data(path: str):
-    import numpy as np
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"data file {p} does not exist")
-    keys = ("x_train", "y_train", "x_test", "y_test")
-    try:
-        z = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(
-            f"{p} is not an .npz archive of arrays ({type(err).__name__} reading it); write it "
-            "with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
-        ) from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{p} holds one array, not an .npz archive; write x_train, y_train, x_test, y_test "
-            "with np.savez"
-        )
-    with z:
-        missing = [k for k in keys if k not in z.files]
-        if missing:
-            raise ValueError(f"{p} lacks {missing}; it must hold x_train, y_train, x_test, y_test")
-        try:
-            arrays = {k: z[k] for k in keys}
-        except ValueError as err:  # object arrays: not loaded without pickle
-            raise ValueError(f"{p} holds a non-numeric array: {err}") from None
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
-            raise ValueError(
-                f"x_{split} {x.shape} and y_{split} {y.shape} must be (N, ...) and (N,) with N > 0"
-            )
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool) or np.iscomplexobj(x):
-            raise ValueError(f"x_{split} must hold real numbers, got dtype {x.dtype}")
-        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-            bad = np.argwhere(~np.isfinite(x))[0].tolist()
-            raise ValueError(
-                f"x_{split} holds NaN or inf (first at {bad}); clean or impute the data first"
-            )
-        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) or np.iscomplexobj(y):
-            raise ValueError(
-                f"y_{split} must hold class labels 0, 1, ..., K-1, got dtype {y.dtype}"
-            )
-        yf = y.astype(np.float64)
-        bad = ~np.isfinite(yf) | (yf != np.round(yf)) | (yf < 0)
-        if bad.any():
-            raise ValueError(
-                f"y_{split} must hold class labels 0, 1, ..., K-1 (integers >= 0), got "
-                f"{y.dtype} values like {y[bad][:3].tolist()}"
-            )
-    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-        raise ValueError("x_train and x_test must have the same shape per sample")
-    return arrays
-
-
 def _check_numbers(args) -> None:
     """The numeric options, checked before any checkpoint is read or model trained."""
     import math
@@ -224,8 +229,14 @@ def _check_numbers(args) -> None:
         ("--tol", args.tol, 0 < args.tol < math.inf, "a relative gap > 0, e.g. 1e-2"),
         ("--q-ratio", args.q_ratio, 0 <= args.q_ratio < math.inf, "a number >= 0, e.g. 0.02"),
         ("--ratio", args.ratio, 0 <= args.ratio <= 1, "a share in [0, 1], e.g. 0.05"),
-        ("--players", args.players, 1 <= args.players <= 16, "1..16 (2**n masked inputs)"),
         ("--samples", args.samples, args.samples >= 1, "at least 1"),
+        ("--baseline-lr", args.baseline_lr, 0 < args.baseline_lr < math.inf, "a rate > 0"),
+        (
+            "--mask-token",
+            args.mask_token,
+            args.mask_token is None or args.mask_token >= 0,
+            "a token id >= 0",
+        ),
         ("--baselines", args.baselines, args.baselines >= 1, "at least 1"),
         ("--baseline-steps", args.baseline_steps, args.baseline_steps >= 1, "at least 1"),
         (
@@ -241,38 +252,8 @@ def _check_numbers(args) -> None:
     for d in args.baseline_dirs or []:
         if not Path(d).is_dir():
             raise ValueError(f"--baseline-dirs: {d} is not a folder of Orbax checkpoints")
-
-
-def _check_model_fits_data(factory, arrays, spec: str) -> None:
-    """Shape inference of the factory's model on one sample (no computation): the data must
-    fit the model's input and its labels the model's classes, before any checkpoint is read."""
-    import jax
-    import numpy as np
-    from flax import nnx
-
-    graphdef, state = nnx.split(nnx.eval_shape(factory))
-    x_shape = arrays["x_train"].shape[1:]
-    probe = jax.ShapeDtypeStruct((1, *x_shape), np.float32)
-    try:
-        out = jax.eval_shape(lambda st, xb: nnx.merge(graphdef, st)(xb), state, probe)
-    except Exception as err:
-        raise ValueError(
-            f"the model of --model {spec} cannot take the data's inputs of shape {x_shape} per "
-            f"sample: {type(err).__name__}: {str(err).splitlines()[0]}"
-        ) from None
-    if len(getattr(out, "shape", ())) != 2:
-        raise ValueError(
-            f"the model of --model {spec} must return class logits (B, K) for inputs (B, "
-            f"*{x_shape}), got {getattr(out, 'shape', type(out).__name__)}"
-        )
-    classes = max(int(out.shape[1]), 2)
-    for split in ("train", "test"):
-        top = int(arrays[f"y_{split}"].max())
-        if top >= classes:
-            raise ValueError(
-                f"y_{split} holds class {top} but the model of --model {spec} has {classes} "
-                "classes; relabel the data as 0..K-1 or build a model with more outputs"
-            )
+    if args.baseline_dirs is not None and not args.baseline_dirs:
+        raise ValueError("--baseline-dirs needs at least one folder")
 
 
 def _drop_closed_loop_noise() -> None:
@@ -301,128 +282,221 @@ def _drop_closed_loop_noise() -> None:
 
 
 def _analyze(args) -> None:
-    import inspect
-
-    import jax
     import numpy as np
-    from flax import nnx
 
-    import interjax as ij
+    from interjax import _user_run as user
     from interjax import data
     from interjax._pipeline import (
         AnalysisInputs,
         OutputLock,
+        analysis_key,
         analysis_memory,
+        analysis_settings,
         analyze_run,
         check_memory_budget,
+        check_output_folder,
     )
-    from interjax.checkpoints import orbax_source
+    from interjax.checkpoints import CheckpointSource, describe_factory
+    from interjax.evaluate import log_odds
 
+    # 1. the options themselves, before any file is read
     _check_numbers(args)
-    OutputLock(Path(args.out)).check()  # another run writing there: refused before any work
+    spec = user.parse_players(args.players)
+    mask_value = user.parse_mask_value(args.mask_value)
+    out = Path(args.out)
+    OutputLock(out).check()  # another run writing there: refused before any work
     _drop_closed_loop_noise()
+
+    # 2. the files named, then the data: players, mask value, analysed samples
     factory = _load_factory(args.model)
-    arrays = _load_data(args.data)
-    takes_seed = "seed" in inspect.signature(factory).parameters
-    source = orbax_source(args.checkpoints, model_factory=factory)  # lists steps, reads none
-    _check_model_fits_data(factory, arrays, args.model)  # before any checkpoint is read
-    steps, _ = source.restore_many()  # validates the structure, skips broken steps
-    x_shape = arrays["x_train"].shape[1:]
-    size = int(np.prod(x_shape))
-    if args.players > size:
-        raise ValueError(f"--players {args.players} exceeds the {size} input features")
-    players = (
-        ij.Players.features(args.players, num_features=x_shape[-1])
-        if len(x_shape) == 1
-        else ij.Players.segments(
-            np.minimum(np.arange(size) * args.players // size, args.players - 1).reshape(x_shape)
+    if not Path(args.checkpoints).is_dir():
+        raise ValueError(
+            f"checkpoint folder {Path(args.checkpoints).absolute()} does not exist; pass the "
+            "folder that holds one sub-folder per saved step"
         )
+    arrays = user.load_data(args.data)
+    x_shape = arrays["x_train"].shape[1:]
+    players = user.build_players(spec, x_shape, arrays["x_train"].dtype)
+    user.mask_baseline(mask_value, args.mask_token, arrays["x_train"])  # checks the flags
+    sample_ids = (
+        user.load_sample_ids(args.sample_ids, len(arrays["x_train"]), len(arrays["x_test"]))
+        if args.sample_ids
+        else None
     )
+
+    # 3. the model and where the checkpoints keep its variables (metadata only)
+    name = f"--model {args.model}"
+    described = describe_factory(factory, arrays["x_train"][:1], name=name)
+    source = CheckpointSource(
+        args.checkpoints,
+        described.abstract,
+        item=args.item,
+        params_path=args.params_path,
+        factory_model=described,
+    )
+    layout = source.describe_layout()
+    stored = source.stored_arrays()
+    floats = [d for _, d in stored.values() if np.issubdtype(d, np.floating)]
+    integer_inputs = np.issubdtype(arrays["x_train"].dtype, np.integer)
+    input_dtype = (
+        arrays["x_train"].dtype
+        if integer_inputs
+        else np.dtype(np.float64 if floats and all(d == np.float64 for d in floats) else np.float32)
+    )
+    for k in ("x_train", "x_test"):
+        arrays[k] = arrays[k].astype(input_dtype)
+    labels = {k: arrays[k] for k in ("y_train", "y_test")}
+    user.check_model_fits_data(described, x_shape, input_dtype, labels, args.model)
+    mask, mask_description = user.mask_baseline(mask_value, args.mask_token, arrays["x_train"])
+    baseline_sources = [
+        CheckpointSource(
+            d, described.abstract, item=args.item, params_path=args.params_path,
+            factory_model=described,
+        )
+        for d in args.baseline_dirs or []
+    ]  # fmt: skip
+    for b in baseline_sources:
+        b.describe_layout()  # the same layout detection, before any work
+
     ds = data.Dataset(
-        arrays["x_train"].astype(np.float32),
-        arrays["y_train"].astype(np.int32),
-        arrays["x_test"].astype(np.float32),
-        arrays["y_test"].astype(np.int32),
-        (),
-        (),
-        "user",
+        arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], (), (), "user"
     )
     split = data.baseline_split(ds, protocol=args.protocol)
-    graphdef, abstract_state = nnx.split(nnx.eval_shape(factory))
+    train_ids, test_ids = user.select_samples(
+        args.samples, sample_ids, len(ds.x_train), split.heldout_ids, args.protocol
+    )
+    x = np.concatenate([ds.x_train[train_ids], ds.x_test[test_ids]])
+    y = np.concatenate([ds.y_train[train_ids], ds.y_test[test_ids]])
+    is_test = np.r_[np.zeros(len(train_ids), bool), np.ones(len(test_ids), bool)]
+    heldout = np.isin(np.arange(len(ds.x_test)), split.heldout_ids)
+
+    # 4. memory, the plan, the output folder: before any baseline is trained
+    steps = source.all_steps()
+    num_baselines = len(baseline_sources) or args.baselines
     budget = None if args.memory_budget is None else int(args.memory_budget * 2**30)
-    check_memory_budget(  # before any baseline is trained
-        analysis_memory(
-            args.players,
-            len(steps),
-            2 * args.samples,
-            len(args.baseline_dirs) if args.baseline_dirs else args.baselines,
-            10,
-            sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(abstract_state)),
-        ),
-        budget,
+    param_bytes = sum(d.itemsize * int(np.prod(shape)) for shape, d in stored.values())
+    check_memory_budget(
+        analysis_memory(players.n, len(steps), len(x), num_baselines, 10, param_bytes), budget
     )
-    if args.baseline_dirs:
-        base_params = []
-        for d in args.baseline_dirs:
-            with orbax_source(d, model_factory=factory) as b:
-                base_params.append(b.restore(b.all_steps()[-1]))
+    first_seed = 1000
+    if baseline_sources:
+        baselines_plan = {
+            "count": num_baselines,
+            "from": [
+                {"checkpoints": str(b.directory), "step": b.all_steps()[-1],
+                 "layout": b.describe_layout()}
+                for b in baseline_sources
+            ],
+        }  # fmt: skip
     else:
-
-        def make(seed):
-            return factory(seed=seed) if takes_seed else factory()
-
-        base_params = [
-            nnx.split(m)[1]
-            for m in data.train_baselines(
-                make, split, num=args.baselines, steps=args.baseline_steps
-            )
-        ]
-    losses = {"train_loss": [], "test_loss": []}
-    for step in steps:
-        model = nnx.merge(graphdef, source.restore(step))
-        losses["train_loss"].append(data.cross_entropy(model, ds.x_train, ds.y_train))
-        losses["test_loss"].append(data.cross_entropy(model, split.x_heldout, split.y_heldout))
-    k = args.samples
-    x = np.concatenate([ds.x_train[:k], split.x_heldout[:k]])
-    y = np.concatenate([ds.y_train[:k], split.y_heldout[:k]])
-    is_test = np.r_[np.zeros(len(ds.x_train[:k]), bool), np.ones(len(split.x_heldout[:k]), bool)]
-    template = ij.from_nnx(
-        nnx.merge(graphdef, source.restore(steps[0])), output=ij.log_odds(target=0)
+        baselines_plan = {
+            "count": num_baselines,
+            "trained_on": f"{args.protocol} baseline split of the test data",
+            "seeds": list(range(first_seed, first_seed + num_baselines)),
+            "steps": args.baseline_steps,
+            "learning_rate": args.baseline_lr,
+            "batch_size": 64,
+        }
+    plan = {
+        "checkpoints": str(source.directory),
+        "layout": layout,
+        "model": args.model,
+        "model_kind": described.kind,
+        "data": str(Path(args.data).resolve()),
+        "input_dtype": str(input_dtype),
+        "players": {"spec": str(spec), "kind": players.kind, "n": players.n},
+        "mask": mask_description,
+        "protocol": args.protocol,
+        "samples": {"train_ids": train_ids.tolist(), "test_ids": test_ids.tolist()},
+        "heldout_ids": np.flatnonzero(heldout).tolist(),
+        "baselines": baselines_plan,
+        "steps_listed": steps,
+    }
+    settings = dict(
+        q_ratio=args.q_ratio,
+        ratio=args.ratio,
+        same_sign=args.same_sign,
+        tol=args.tol,
+        iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
     )
+
+    def train_baselines():
+        if baseline_sources:
+            return [b.restore(b.all_steps()[-1]) for b in baseline_sources]
+        return user.train_user_baselines(
+            factory,
+            described,
+            split.x_baseline,
+            split.y_baseline,
+            num=num_baselines,
+            steps=args.baseline_steps,
+            learning_rate=args.baseline_lr,
+            first_seed=first_seed,
+            like=inputs.model.params,
+            quiet=args.quiet,
+        )
+
     inputs = AnalysisInputs(
-        model=template,
+        model=None,  # the architecture with the first readable step's variables, below
         steps=steps,
         restore=source.restore,
-        baseline_params=base_params,
+        baseline_params=train_baselines,
         x=x,
         y=y,
         is_test=is_test,
         players=players,
-        metrics={"steps": steps, **losses},
+        baseline=mask,
+        plan=plan,
     )
+    key = analysis_key(inputs, analysis_settings(**settings))
+    check_output_folder(out, key)  # another analysis's results there: refused before work
+
+    # 5. the work: losses at every readable step, baselines, fits, report
+    from tqdm.auto import tqdm
+
+    losses = {"train_loss": [], "test_loss": []}
+    read = []
+    x_held, y_held = ds.x_test[heldout], ds.y_test[heldout]
+    bar = tqdm(total=len(steps), desc="reading checkpoints", unit="step", disable=args.quiet,
+               leave=False)  # fmt: skip
+    for step, params in source.readable():  # unreadable steps: named in a warning, skipped
+        bar.update()
+        if inputs.model is None:
+            inputs.model = described.model(params, log_odds(target=0))
+        read.append(step)
+        model = inputs.model
+        losses["train_loss"].append(user.cross_entropy_of(model, params, ds.x_train, ds.y_train))
+        losses["test_loss"].append(user.cross_entropy_of(model, params, x_held, y_held))
+    bar.close()
+    inputs.steps = read
+    inputs.metrics = {"steps": read, **losses}
     summary = analyze_run(
         inputs,
         args.out,
         title=f"interjax analysis of {args.checkpoints}",
-        iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
-        tol=args.tol,
-        q_ratio=args.q_ratio,
-        ratio=args.ratio,
-        same_sign=args.same_sign,
         quiet=args.quiet,
         memory_budget=budget,
+        key=key,
+        **settings,
     )
     source.close()
+    for b in baseline_sources:
+        b.close()
     if not args.quiet:
         ph = summary["phases"]
         print(
-            f"analysed {len(steps)} checkpoints; phases: {ph['reason']}; report: "
+            f"analysed {len(read)} checkpoints; phases: {ph['reason']}; report: "
             f"{Path(args.out) / 'report.md'}"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import jax
+
+    # the command line's one global setting: transforms and solver in float64 (the models keep
+    # the dtypes their checkpoints store); analysis fingerprints record it
+    jax.config.update("jax_enable_x64", True)
     try:
         if args.command == "demo":
             if args.steps < 1:

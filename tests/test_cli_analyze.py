@@ -92,8 +92,16 @@ def test_analyze_a_user_run(user_run):
             "does not exist",
         ),
         (
-            ["run/checkpoints", "--model", "usermodel:wrong_model", "--data", "data.npz"],
-            "does not match the checkpoint",
+            [
+                "run/checkpoints",
+                "--model",
+                "usermodel:wrong_model",
+                "--data",
+                "data.npz",
+                "--players",
+                "6",
+            ],
+            "step 0: no subtree of the checkpoint holds the model's variables",
         ),
         (["run/checkpoints", "--model", "usermodel:nothing", "--data", "data.npz"], "no callable"),
         (["run/checkpoints", "--model", "nomodule:f", "--data", "data.npz"], "cannot import"),

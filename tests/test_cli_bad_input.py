@@ -20,7 +20,6 @@ from interjax.checkpoints import CheckpointSource, CheckpointWriter
 from interjax.data import MLP
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-_RESTORE, _RESTORE_MANY = CheckpointSource.restore, CheckpointSource.restore_many
 
 USER_MODULE = textwrap.dedent("""
     from flax import nnx
@@ -102,7 +101,7 @@ ANALYZE += ["--out", "bad_out"]
     ("args", "message"),
     [
         (["--players", "0"], "--players 0 is out of range: expected 1..16"),
-        (["--players", "-3"], "--players -3 is out of range"),
+        (["--players", "-3"], "--players '-3' is not understood: expected N (features), grid"),
         (["--players", "17"], "--players 17 is out of range"),
         (["--samples", "0"], "--samples 0 is out of range: expected at least 1"),
         (["--q-ratio", "-1"], "--q-ratio -1.0 is out of range: expected a number >= 0"),
@@ -116,7 +115,14 @@ ANALYZE += ["--out", "bad_out"]
         (["--baseline-steps", "0"], "--baseline-steps 0 is out of range"),
         (["--memory-budget", "inf"], "--memory-budget inf is out of range"),
         (["--baseline-dirs", "nowhere"], "--baseline-dirs: nowhere is not a folder"),
-        (["--players", "abc"], "argument --players: invalid int value: 'abc'"),
+        (["--players", "abc"], "--players 'abc' is not understood"),
+        (["--players", "grid:2y3"], "--players 'grid:2y3' is not understood"),
+        (["--players", "grid:5x4"], "--players grid:5x4 is out of range: expected 1..16"),
+        (["--players", "tokens:0"], "--players tokens:0 is out of range"),
+        (["--mask-value", "half"], "--mask-value 'half' is not understood"),
+        (["--mask-value", "nan"], "--mask-value nan must be a finite number"),
+        (["--mask-token", "-1"], "--mask-token -1 is out of range: expected a token id >= 0"),
+        (["--baseline-lr", "0"], "--baseline-lr 0.0 is out of range"),
     ],
 )
 def test_bad_options(run_main, args, message):
@@ -127,16 +133,13 @@ def test_bad_options(run_main, args, message):
 
 
 def test_more_players_than_features(run_main, monkeypatch):
-    """Checked after the checkpoints are read (a factory that does not match them is the
-    error to report first, tests/test_cli_analyze.py), before any baseline is trained."""
-    from interjax import data
+    """Checked with the data, before any checkpoint is read or baseline trained."""
+    from interjax import _user_run
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a baseline was trained before the input was validated")
 
-    monkeypatch.setattr(CheckpointSource, "restore", _RESTORE)  # reading is allowed here
-    monkeypatch.setattr(CheckpointSource, "restore_many", _RESTORE_MANY)
-    monkeypatch.setattr(data, "train_baselines", forbidden)
+    monkeypatch.setattr(_user_run, "train_user_baselines", forbidden)
     code, err, _ = run_main(*ANALYZE, "--data", "data.npz", "--players", "9")
     assert code == 2 and "--players 9 exceeds the 8 input features" in err, err
     assert err.count("\n") == 1 and "Traceback" not in err

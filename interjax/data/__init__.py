@@ -25,7 +25,13 @@ from interjax.data._text import (
     negation_sentiment,
     train_tiny_transformer,
 )
-from interjax.data._train import Trainer, accuracy, cross_entropy, train_classifier
+from interjax.data._train import (
+    Trainer,
+    accuracy,
+    cross_entropy,
+    train_classifier,
+    train_linen_classifier,
+)
 
 __all__ = [
     "MLP",
@@ -50,6 +56,7 @@ __all__ = [
     "save_schedule",
     "train_baselines",
     "train_classifier",
+    "train_linen_classifier",
     "train_run",
     "train_tiny_transformer",
 ]

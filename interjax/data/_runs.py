@@ -179,6 +179,8 @@ class BaselineSplit:
       x_baseline, y_baseline: ``(M, ...)``, ``(M,)``: the baselines' training data.
       x_heldout, y_heldout: ``(M', ...)``, ``(M',)``: the held-out test samples.
       protocol: ``"cross_fit"`` or ``"paper"`` (METHOD.md §4).
+      baseline_ids, heldout_ids: which rows of the test split each part holds (``(M,)``,
+        ``(M',)`` indices into ``x_test``).
 
     Example:
       >>> from interjax.data import baseline_split, planted_rules
@@ -192,6 +194,8 @@ class BaselineSplit:
     x_heldout: np.ndarray
     y_heldout: np.ndarray
     protocol: str
+    baseline_ids: np.ndarray | None = None
+    heldout_ids: np.ndarray | None = None
 
 
 def baseline_split(ds: Dataset, protocol: str = "cross_fit", seed: int = 0) -> BaselineSplit:
@@ -211,12 +215,13 @@ def baseline_split(ds: Dataset, protocol: str = "cross_fit", seed: int = 0) -> B
       ('cross_fit', (3, 8), (3, 8))
     """
     if protocol == "paper":
-        return BaselineSplit(ds.x_test, ds.y_test, ds.x_test, ds.y_test, protocol)
+        every = np.arange(len(ds.x_test))
+        return BaselineSplit(ds.x_test, ds.y_test, ds.x_test, ds.y_test, protocol, every, every)
     if protocol != "cross_fit":
         raise ValueError(f"protocol must be 'cross_fit' or 'paper', got {protocol!r}")
     order = np.random.default_rng(seed).permutation(len(ds.x_test))
     a, b = order[: len(order) // 2], order[len(order) // 2 :]
-    return BaselineSplit(ds.x_test[a], ds.y_test[a], ds.x_test[b], ds.y_test[b], protocol)
+    return BaselineSplit(ds.x_test[a], ds.y_test[a], ds.x_test[b], ds.y_test[b], protocol, a, b)
 
 
 def train_baselines(
