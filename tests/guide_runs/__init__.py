@@ -1,0 +1,1 @@
+"""Standalone training scripts written the way the Flax and Orbax guides write them."""
