@@ -332,6 +332,14 @@ def check_model_fits_data(factory_model, x_shape, x_dtype, labels: dict, spec: s
         out = jax.eval_shape(model.apply, model.params, probe)
     except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
+        if type(err).__name__ == "ModifyScopeVariableError":
+            raise ValueError(
+                f"the Linen model of --model {spec} updates its batch statistics whenever it is "
+                "called, so masked inputs evaluated together would change each other's values; "
+                "give its __call__ a train argument (BatchNorm(use_running_average=not train), "
+                "as in Flax's BatchNorm guide) or a train/deterministic attribute, which "
+                "interjax sets for inference"
+            ) from None
         raise ValueError(
             f"the model of --model {spec} cannot take the data's inputs of shape {x_shape} per "
             f"sample ({np.dtype(x_dtype)}): {type(err).__name__}: {first}"

@@ -97,6 +97,15 @@ def test_nnx_cnn_with_batchnorm_dropout_saved_beside_its_optimizer(guide_runs, u
     assert run["baselines"]["count"] == 1 and run["baselines"]["steps"] == 20
     assert summary["settings"]["precision"] == "float64"
     assert run["steps_listed"] == summary["steps"] == sorted(int(p.name) for p in ckpt.iterdir())
+    page = (out / "report.md").read_text()
+    assert f"| checkpoints | {ckpt.absolute()} (variables at model) |" in page
+    assert "| players | grid:2x2 (4 patches) |" in page
+    assert "| masked players become | mean of x_train |" in page
+    assert (
+        f"| held-out samples (x_test rows) | {', '.join(map(str, run['samples']['test_ids']))} |"
+        in page
+    )
+    assert "transforms in float64." in page
 
 
 def test_token_ids_with_a_mask_token(guide_runs, user):
@@ -146,6 +155,33 @@ def test_linen_composite_with_baselines_from_the_users_own_runs(guide_runs, user
         {"checkpoints": str(other.absolute()), "step": 60, "layout": "params at (root)"}
     ]
     assert summary["run"]["layout"] == "params at state/params"
+
+
+@pytest.mark.parametrize(
+    ("script", "layout"),
+    [
+        ("nnx_mlp", "pure"),
+        ("nnx_mlp", "composite"),
+        ("nnx_cnn", "state"),
+        ("linen_mlp", "params"),
+        ("linen_mlp", "trainstate"),
+        ("linen_cnn", "variables"),
+    ],
+)
+def test_every_other_layout(guide_runs, user, script, layout):
+    """The layouts not covered above, on the smallest settings: the values are the model's."""
+    ckpt, data = analysed(guide_runs, script, layout)
+    images = script.endswith("cnn")
+    out = user.folder / "out"
+    code, err = user(ckpt, "--model", f"{script}:make_model", "--data", data, "--out", out,
+                     "--players", "grid:1x2" if images else "2", "--samples", "1",
+                     "--baselines", "1", "--baseline-steps", "1", "--quiet")  # fmt: skip
+    assert code == 0, err
+
+    def masked(x):
+        return np.zeros_like(x) if images else np.where(np.arange(x.shape[1]) < 2, 0.0, x)
+
+    check_values(guide_runs, out, script, layout, masked)
 
 
 @pytest.fixture
@@ -255,6 +291,39 @@ def test_two_candidate_subtrees_name_both_and_the_flag(guide_runs, user, no_work
     assert "2 subtrees of the checkpoint match the model's 'params' collection: ema_params, " in err
     assert "(on the command line: --item NAME --params-path a/b)" in err
     assert folder_hash(ckpt) == before
+
+
+NO_SWITCH = """
+import flax.linen as nn
+
+class Net(nn.Module):  # BatchNorm always in training mode: no switch interjax could set
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(2)(nn.BatchNorm(use_running_average=False)(nn.Dense(4)(x)))
+
+def make_model(seed=0):
+    return Net()
+"""
+
+
+def test_linen_model_without_an_inference_switch(guide_runs, user, no_work):
+    import jax
+    import orbax.checkpoint as ocp
+
+    (user.folder / "noswitch.py").write_text(NO_SWITCH)
+    _, data = analysed(guide_runs, "linen_mlp", "params")
+    sys.path.insert(0, str(user.folder))
+    import noswitch
+
+    variables = noswitch.make_model().init(jax.random.key(0), np.zeros((1, 30), np.float32))
+    with ocp.CheckpointManager((user.folder / "ckpt").absolute()) as mgr:
+        mgr.save(0, args=ocp.args.StandardSave(variables))
+        mgr.wait_until_finished()
+    code, err = user(user.folder / "ckpt", "--model", "noswitch:make_model", "--data", data,
+                     "--out", "out", "--players", "4")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "updates its batch statistics whenever it is called" in err
+    assert "give its __call__ a train argument" in err
 
 
 def test_reused_output_folder_is_refused_before_training(guide_runs, user, monkeypatch):

@@ -59,6 +59,47 @@ def _fmt(x, digits=3):
     return str(x)
 
 
+def _ids(ids: list) -> str:
+    return ", ".join(map(str, ids[:20])) + (f", ... ({len(ids)} in all)" if len(ids) > 20 else "")
+
+
+def _run_lines(run: dict | None) -> list[str]:
+    """What was analysed (``summary["run"]`` of ``interjax analyze``): checkpoints, model,
+    players, mask value, samples and baselines, so the page says how its numbers came about."""
+    if not run:
+        return []
+    b = run.get("baselines", {})
+    if "from" in b:
+        bases = "; ".join(
+            f"{x['checkpoints']} (step {x['step']}, {x['layout']})" for x in b["from"]
+        )
+        baselines = f"{b['count']} read from {bases}"
+    else:
+        baselines = (
+            f"{b.get('count')} trained here ({b.get('trained_on')}; seeds {b.get('seeds')}, "
+            f"{b.get('steps')} steps of Adam at {b.get('learning_rate')}, batch "
+            f"{b.get('batch_size')})"
+        )
+    samples = run.get("samples", {})
+    players = run.get("players", {})
+    return [
+        "## The run",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| checkpoints | {run.get('checkpoints')} (variables at {run.get('layout')}) |",
+        f"| model | {run.get('model')} ({run.get('model_kind')}, inference mode; inputs "
+        f"{run.get('input_dtype')}) |",
+        f"| data | {run.get('data')} |",
+        f"| players | {players.get('spec')} ({players.get('n')} {players.get('kind')}) |",
+        f"| masked players become | {run.get('mask')} |",
+        f"| training samples (x_train rows) | {_ids(samples.get('train_ids', []))} |",
+        f"| held-out samples (x_test rows) | {_ids(samples.get('test_ids', []))} |",
+        f"| baseline models | {baselines}; protocol {run.get('protocol')} |",
+        "",
+    ]
+
+
 def _markdown(title, summary, metrics, figures) -> str:
     ph = summary["phases"]
     lines = [f"# {title}", ""]
@@ -67,8 +108,12 @@ def _markdown(title, summary, metrics, figures) -> str:
         f"{s['n']} players, {s['num_baselines']} baseline models, salient threshold "
         f"{s['ratio']:.0%} of the strongest interaction, q_ratio {s['q_ratio']}, solver "
         f"tolerance {s['tol']} (largest certified relative gap reached: "
-        f"{summary['solver']['max_relative_gap']:.1e}).",
+        f"{summary['solver']['max_relative_gap']:.1e})"
+        + (f", transforms in {s['precision']}." if "precision" in s else "."),
         "",
+    ]
+    lines += _run_lines(summary.get("run"))
+    lines += [
         "## Three phases",
         "",
         f"**{'Found' if ph['found'] else 'Not found'}**: {ph['reason']}. Rule: {ph['rule']}.",

@@ -202,3 +202,23 @@ def test_parameters_without_batch_statistics_are_refused(guide_runs, tmp_path):
         pytest.raises(CheckpointError, match=r"not its BatchNorm statistics \(batch_norm1/mean"),
     ):
         source.restore(0)
+
+
+def test_steps_named_with_a_prefix(guide_runs, tmp_path):
+    """``CheckpointManagerOptions(step_prefix="ckpt")`` names the steps ``ckpt_<step>``."""
+    import orbax.checkpoint as ocp
+
+    mod = load_script("nnx_mlp")
+    state = nnx.state(mod.make_model(3))
+    options = ocp.CheckpointManagerOptions(step_prefix="ckpt")
+    with ocp.CheckpointManager((tmp_path / "run").absolute(), options=options) as mgr:
+        for step in (0, 10):
+            mgr.save(step, args=ocp.args.StandardSave(state))
+        mgr.wait_until_finished()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["ckpt_0", "ckpt_10"]
+    with orbax_source(tmp_path / "run", model_factory=mod.make_model) as source:
+        steps, params = source.restore_many()
+    assert steps == [0, 10]
+    np.testing.assert_array_equal(
+        params[1]["linear1"]["kernel"].get_value(), state["linear1"]["kernel"].get_value()
+    )
