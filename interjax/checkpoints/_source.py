@@ -299,14 +299,20 @@ class CheckpointSource:
                 arrays.append(name)
             else:
                 others[name] = kind.replace("CheckpointHandler", "") or "unknown"
-        single = arrays == ["default"] and not others
-        names = (None,) if single else tuple(arrays)
-        metadata = self._reader(names).item_metadata(step)
-        items = {}
-        for name in names:
-            tree = metadata if name is None else metadata[name]
+        if arrays == ["default"] and not others:
+            tree = self._reader((None,)).item_metadata(step)
+            return {None: flatten_tree(getattr(tree, "tree", tree))}, others
+        items, error = {}, None
+        for name in arrays:  # each item on its own: a damaged item the model does not need
+            try:  # (an optimizer's state, say) must not stop the others
+                tree = self._reader((name,)).item_metadata(step)[name]
+            except Exception as err:
+                others[name], error = "unreadable", err
+                continue
             tree = getattr(tree, "tree", tree)
             items[name] = flatten_tree(tree) if tree is not None else {}
+        if not items and error is not None:
+            raise error
         return items, others
 
     @property
@@ -429,9 +435,8 @@ class CheckpointSource:
                 item=target, restore_args=restore_args, partial_restore=True
             )
 
-        names = tuple(by_item)
-        reader_names = (None,) if names == (None,) else tuple(sorted(self._all_array_items()))
-        reader = self._reader(reader_names)
+        names = tuple(sorted(by_item, key=str))
+        reader = self._reader(names)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if names == (None,):
@@ -448,10 +453,6 @@ class CheckpointSource:
                     node = node[key]
                 out[model_path] = node
         return out
-
-    def _all_array_items(self):
-        _, items = self._items
-        return [n for n in items if n is not None]
 
     def restore(self, step: int):
         """The variables of ``step`` in the structure of the abstract target.
