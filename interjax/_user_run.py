@@ -174,10 +174,15 @@ def build_players(spec: PlayerSpec, x_shape: tuple[int, ...], x_dtype):
         )
     if spec.kind == "features":
         if len(shape) != 1:
-            hint = "--players grid:RxC" if len(shape) in (2, 3) else "--players tokens"
+            hint = (
+                "use --players grid:RxC (equal patches)"
+                if len(shape) in (2, 3)
+                else "the command line's players fit vectors, images and token ids; use the "
+                "Python API with ij.Players.segments"
+            )
             raise ValueError(
                 f"--players {spec.n} takes the first {spec.n} features of vector inputs (N, F); "
-                f"these inputs are {shape} per sample: use {hint}"
+                f"these inputs are {shape} per sample: {hint}"
             )
         if spec.n > shape[0]:
             raise ValueError(f"--players {spec.n} exceeds the {shape[0]} input features")
@@ -410,19 +415,25 @@ def train_user_baselines(
         disable=quiet,
         leave=False,
     )
-    out = []
+    out, model = [], None
     for k in range(num):
         seed = first_seed + k
         built = call_factory(factory, seed)
         if factory_model.kind == "nnx":
+            import jax
             from flax import nnx
 
-            nnx.update(built, cast_like(nnx.state(built), like))
-            trainer = Trainer(built, x, y, learning_rate=learning_rate, seed=seed)
+            # one module object trains every baseline, each from its own seed's initial state:
+            # a module whose attributes compare by identity (a functools.partial, as in Flax's
+            # MNIST tutorial) would otherwise compile the training step again for each
+            model = built if model is None else model
+            nnx.update(model, cast_like(nnx.state(built), like))
+            trainer = Trainer(model, x, y, learning_rate=learning_rate, seed=seed)
             for done in range(0, steps, 50):
                 trainer.run(min(50, steps - done))
                 bar.update(min(50, steps - done))
-            out.append(from_nnx(built, log_odds(target=0)).params)
+            trained = from_nnx(model, log_odds(target=0)).params
+            out.append(jax.tree.map(lambda a: a, trained))  # a snapshot: the module trains on
         else:
             import jax
 

@@ -229,7 +229,7 @@ def test_the_optimizer_state_is_never_read(guide_runs, tmp_path):
     array files destroyed (its metadata kept), every step still reads, equal to the intact run."""
     import shutil
 
-    ckpt, data, source = open_run(guide_runs, "nnx_cnn", "composite")
+    ckpt, _, source = open_run(guide_runs, "nnx_cnn", "composite")
     with source:
         steps, intact = source.restore_many()
     copy = tmp_path / "ckpt"
@@ -246,5 +246,5 @@ def test_the_optimizer_state_is_never_read(guide_runs, tmp_path):
         read, params = damaged.restore_many()
     assert read == steps
     for a, b in zip(params, intact, strict=True):
-        arrays = [nnx.to_pure_dict(s.filter(nnx.Not(nnx.RngState))) for s in (a, b)]
+        arrays = [nnx.to_pure_dict(nnx.filter_state(s, nnx.Not(nnx.RngState))) for s in (a, b)]
         jax.tree.map(np.testing.assert_array_equal, *arrays)
