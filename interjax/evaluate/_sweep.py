@@ -2,10 +2,12 @@
 
 ``v[..., T] = value(model(x_T))`` for every coalition ``T`` in bitmask order. Masks are made on
 device from an integer range, chunk by chunk under ``lax.map`` (memory O(chunk × model) plus the
-value vector), samples and stacked parameter sets ride ``vmap`` axes, and with several devices the
-chunk axis is split over a ``jax.sharding.Mesh`` with ``shard_map``. The whole sweep is one
-``jax.jit`` program keyed on (apply function, players, input shape and dtype, chunk size, mesh),
-so new inputs, targets and parameter sets of the same shapes never retrace.
+value vector); a chunk's masked inputs of all samples go through the model as one batch;
+stacked parameter sets (checkpoints, baselines) are swept one after the other (``lax.map``);
+with several devices the chunk axis is split over a ``jax.sharding.Mesh`` with ``shard_map``.
+The whole sweep is one ``jax.jit`` program keyed on (apply function, players, input shape and
+dtype, chunk size, mesh), so new inputs, targets and parameter sets of the same shapes never
+retrace.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from interjax.masks import Players, check_baseline, coalition_players
 
 __all__ = ["default_chunk_size", "evaluate", "mask_inputs", "memory_estimate"]
 
-# masked-input elements per chunk, over all samples and models: on CPU a chunk that stays in
-# cache wins (2**19: 1.5-1.9x faster than 2**21 at n = 20), on accelerators fewer, larger chunks
+# masked-input elements per chunk, over all samples: on CPU a chunk that stays in cache wins
+# (2**19: 1.5-1.9x faster than 2**21 for an MLP at n = 20), on accelerators fewer, larger chunks
 # win (2**20 masks of 30 features: 1.1-1.3x faster than 2**16 on an H200); benchmarks/README.md
 _CHUNK_ELEMENTS = {"cpu": 2**19}
 _CHUNK_ELEMENTS_ACCELERATOR = 2**25
+# on CPU at least this many masked inputs per model call: for large inputs (images) the element
+# budget alone gives batches too small for convolutions (a CNN on 32x30x3 images, 16 samples:
+# 8 masks per chunk ran at 0.75 of a raw forward, 256 at 0.92; bench_user_run.py)
+_MIN_ROWS_CPU = 4096
 _MESH_AXIS = "masks"
 
 
@@ -89,17 +95,36 @@ def _sweep(
         xs = mask_inputs(ids, x, b, emap, n, keep_bg)
         return jax.vmap(output)(model.apply(params, xs))
 
-    f = values_of_chunk
-    if batched:
+    def values_of_chunk_batched(ids, params, output, x, b):
+        """(B, C) values for B inputs and one parameter set: the B x C masked inputs go
+        through the model as one batch (a vmap of the model over the inputs would batch each
+        layer twice over), then each input's value function reads its C outputs."""
+        masks = jax.vmap(
+            lambda xi, bi: mask_inputs(ids, xi, bi, emap, n, keep_bg),
+            in_axes=(0, 0 if baseline_per_sample else None),
+        )(x, b)  # (B, C, *input_shape)
+        num, size = masks.shape[:2]
+        out = model.apply(params, masks.reshape(num * size, *masks.shape[2:]))
+        out = out.reshape(num, size, *out.shape[1:])
         out_axes = jax.tree.map(lambda t: 0 if jnp.ndim(t) == 1 else None, out_fn)
-        f = jax.vmap(f, in_axes=(None, None, out_axes, 0, 0 if baseline_per_sample else None))
-    if model.num_stacked:
-        f = jax.vmap(f, in_axes=(None, 0, None, None, None))
+        return jax.vmap(lambda o, per_input: jax.vmap(o)(per_input), in_axes=(out_axes, 0))(
+            output, out
+        )
 
-    def body(ids_block, params, output, x, b):  # ids_block: (num_chunks, C)
+    f = values_of_chunk_batched if batched else values_of_chunk
+
+    def one_model(ids_block, params, output, x, b):  # ids_block: (num_chunks, C)
         vals = jax.lax.map(lambda ids: f(ids, params, output, x, b), ids_block)
         vals = jnp.moveaxis(vals, 0, -2)  # (..., num_chunks, C)
         return vals.reshape(*vals.shape[:-2], -1)
+
+    def body(ids_block, params, output, x, b):
+        if not model.num_stacked:
+            return one_model(ids_block, params, output, x, b)
+        # one stacked model after the other, each over every chunk: a chunk's forward then
+        # runs with one set of weights (a vmap over the models' weights batches every layer
+        # per model, which costs convolutions several times their plain cost)
+        return jax.lax.map(lambda p: one_model(ids_block, p, output, x, b), params)
 
     num_devices = 1 if mesh is None else mesh.size
     total = 2**n
@@ -131,10 +156,19 @@ def default_chunk_size(
     n: int, input_shape, num_samples: int = 1, num_models: int = 1, num_devices: int = 1
 ) -> int:
     """Masked inputs per chunk: a power of two with about 2**19 input elements per chunk on CPU
-    (2**25 on GPU/TPU) over all samples and models, at most ``2**n / num_devices``."""
-    per_mask = _input_size(input_shape) * max(num_samples, 1) * max(num_models, 1)
-    budget = _CHUNK_ELEMENTS.get(jax.default_backend(), _CHUNK_ELEMENTS_ACCELERATOR)
-    c = max(1, budget // per_mask)
+    (2**25 on GPU/TPU) over all samples and models, but at least 4096 inputs per model call on
+    CPU (large inputs: a convolution wants a large batch), at most ``2**n / num_devices``.
+
+    :func:`evaluate` runs stacked models one after the other, so it asks with
+    ``num_models=1``.
+    """
+    size = _input_size(input_shape)
+    backend = jax.default_backend()
+    budget = _CHUNK_ELEMENTS.get(backend, _CHUNK_ELEMENTS_ACCELERATOR)
+    rows = budget // size
+    if backend in _CHUNK_ELEMENTS:
+        rows = max(rows, _MIN_ROWS_CPU)
+    c = max(1, rows // (max(num_samples, 1) * max(num_models, 1)))
     c = 1 << (c.bit_length() - 1)
     return max(1, min(c, 2**n // num_devices))
 
@@ -160,13 +194,12 @@ def memory_estimate(
     num_models: int = 1,
     chunk_size: int | None = None,
 ) -> dict:
-    """Bytes the sweep needs: the value vectors and one chunk of masked inputs (activations of
-    the model come on top, roughly in proportion to the chunk)."""
-    chunk = chunk_size or default_chunk_size(n, input_shape, num_samples, num_models)
+    """Bytes the sweep needs: the value vectors of every model and one chunk of masked inputs
+    (stacked models run one after the other; activations of the model come on top, roughly in
+    proportion to the chunk)."""
+    chunk = chunk_size or default_chunk_size(n, input_shape, num_samples)
     values = 2**n * max(num_samples, 1) * max(num_models, 1) * 8
-    chunk_inputs = (
-        chunk * _input_size(input_shape) * itemsize * max(num_samples, 1) * max(num_models, 1)
-    )
+    chunk_inputs = chunk * _input_size(input_shape) * itemsize * max(num_samples, 1)
     return {"values": values, "chunk_inputs": chunk_inputs, "total": values + 2 * chunk_inputs}
 
 
@@ -257,7 +290,7 @@ def evaluate(
     num_models = model.num_stacked or 1
     n = players.n
     if chunk_size is None:
-        chunk_size = default_chunk_size(n, input_shape, num_samples or 1, num_models, num_devices)
+        chunk_size = default_chunk_size(n, input_shape, num_samples or 1, 1, num_devices)
     if (
         isinstance(chunk_size, bool)
         or not isinstance(chunk_size, int | np.integer)
