@@ -58,6 +58,9 @@ STEPS: dict[str, tuple[str, list[str], list[str]]] = {
     "analysis": ("bench_analysis.py", ["--checkpoints", "10", "--samples", "16"], []),
     "numerics": ("bench_numerics.py", ["--quick"], []),
     "load": ("bench_load.py", ["--checkpoints", "20", "--samples", "16"], []),
+    # a researcher's own NNX CNN run (BatchNorm, Dropout) analysed stage by stage and by
+    # `interjax analyze`; --quick: 2 + 2 samples, shorter training, about 2 min on 2 CPU cores
+    "user_run": ("bench_user_run.py", ["--quick"], []),
 }
 
 # on an accelerator (benchmarks/gpu.sh): larger n where the GPU makes it cheap; fake CPU devices
