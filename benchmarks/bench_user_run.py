@@ -48,9 +48,8 @@ command line's from its stderr), since on a shared CPU "first call - steady" can
 in the noise.
 
 ``--quick``: 2 + 2 samples instead of 8 + 8, 100 training steps instead of 400, 50 per baseline
-instead of 300, 2 interleaved rounds instead of 5, stages 3 and 5 called once (about 2 minutes
-on a 2-core CPU; the full settings take about 6 there, where 16 samples with the quick training
-took 5.3 minutes: the 208 fits and the command line redoing them dominate).
+instead of 300, 2 interleaved rounds instead of 5, stages 3 and 5 called once (about a minute on
+a 2-core CPU; the full settings about 3 minutes; the fits dominate).
 
 Writes ``bench_user_run.json`` into ``--out`` (default ``benchmarks/results``; with
 ``--quick``, ``benchmarks/results/quick``) and prints a table.

@@ -542,15 +542,18 @@ class CheckpointSource:
 
     def model(self, output, step: int | None = None):
         """An :class:`interjax.Model` of the factory's architecture with the variables of
-        ``step`` (default: the first step), in inference mode; ``model.with_params(
+        ``step`` (default: the first readable step), in inference mode; ``model.with_params(
         source.restore(s))`` moves it to another step without compiling again."""
         if self.factory_model is None:
             raise ValueError(
                 "this source was opened with abstract=...; open it with model_factory=... to "
                 "get a model, or wrap the restored variables with ij.from_nnx / ij.from_linen."
             )
-        step = self.all_steps()[0] if step is None else step
-        return self.factory_model.model(self.restore(step), output)
+        if step is None:  # the first step that can be read
+            _, variables = next(iter(self.readable(self.all_steps())))
+        else:
+            variables = self.restore(step)
+        return self.factory_model.model(variables, output)
 
     def watch(
         self,
