@@ -112,8 +112,7 @@ class AnalysisInputs:
     train them again); a function needs ``plan``, the JSON description of the inputs (where
     the checkpoints, data and baselines come from, ``plan["baselines"]["count"]`` of them)
     that keys the stage files in the weights' place. ``plan`` is also written to
-    ``summary.json`` as ``"run"``. ``metrics`` (train and test loss per step) may likewise be
-    a function, called once the checkpoints are analysed.
+    ``summary.json`` as ``"run"``.
     """
 
     def __init__(
@@ -128,7 +127,7 @@ class AnalysisInputs:
         is_test,
         players,
         baseline=None,
-        metrics: dict | Callable[[], dict] | None = None,
+        metrics: dict | None = None,
         image=None,
         plan: dict | None = None,
     ):
@@ -437,7 +436,7 @@ def analyze_run(
                 "num_baselines": inputs.num_baselines(),
             },
         )
-        m = inputs.metrics() if callable(inputs.metrics) else inputs.metrics
+        m = inputs.metrics
         summary = analyze.summarize(traj, m and m["train_loss"], m and m["test_loss"])
         summary["fingerprint"] = key
         if inputs.plan is not None:

@@ -22,6 +22,7 @@ model is trained. Ctrl-C (SIGINT) ends with a one-line message and exit status 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -282,22 +283,9 @@ def _drop_closed_loop_noise() -> None:
 
 
 def _analyze(args) -> None:
-    import numpy as np
-
     from interjax import _user_run as user
-    from interjax import data
-    from interjax._pipeline import (
-        AnalysisInputs,
-        OutputLock,
-        analysis_key,
-        analysis_memory,
-        analysis_settings,
-        analyze_run,
-        check_memory_budget,
-        check_output_folder,
-    )
-    from interjax.checkpoints import CheckpointSource, describe_factory
-    from interjax.evaluate import log_odds
+    from interjax._pipeline import OutputLock
+    from interjax.checkpoints import describe_factory
 
     # 1. the options themselves, before any file is read
     _check_numbers(args)
@@ -317,7 +305,6 @@ def _analyze(args) -> None:
     arrays = user.load_data(args.data)
     x_shape = arrays["x_train"].shape[1:]
     players = user.build_players(spec, x_shape, arrays["x_train"].dtype)
-    user.mask_baseline(mask_value, args.mask_token, arrays["x_train"])  # checks the flags
     sample_ids = (
         user.load_sample_ids(args.sample_ids, len(arrays["x_train"]), len(arrays["x_test"]))
         if args.sample_ids
@@ -327,13 +314,49 @@ def _analyze(args) -> None:
     # 3. the model and where the checkpoints keep its variables (metadata only)
     name = f"--model {args.model}"
     described = describe_factory(factory, arrays["x_train"][:1], name=name)
-    source = CheckpointSource(
-        args.checkpoints,
-        described.abstract,
-        item=args.item,
-        params_path=args.params_path,
-        factory_model=described,
+    with contextlib.ExitStack() as opened:
+        _analyze_checkpoints(
+            args,
+            opened,
+            spec=spec,
+            mask_value=mask_value,
+            factory=factory,
+            arrays=arrays,
+            players=players,
+            sample_ids=sample_ids,
+            described=described,
+        )
+
+
+def _analyze_checkpoints(
+    args, opened, *, spec, mask_value, factory, arrays, players, sample_ids, described
+) -> None:
+    """``interjax analyze`` from the checkpoint layout on (``opened`` closes every source)."""
+    import numpy as np
+
+    from interjax import _user_run as user
+    from interjax import data
+    from interjax._pipeline import (
+        AnalysisInputs,
+        analysis_key,
+        analysis_memory,
+        analysis_settings,
+        analyze_run,
+        check_memory_budget,
+        check_output_folder,
     )
+    from interjax.checkpoints import CheckpointSource
+    from interjax.evaluate import log_odds
+
+    def open_source(folder):
+        return opened.enter_context(
+            CheckpointSource(folder, described.abstract, item=args.item,
+                             params_path=args.params_path, factory_model=described)
+        )  # fmt: skip
+
+    out = Path(args.out)
+    x_shape = arrays["x_train"].shape[1:]
+    source = open_source(args.checkpoints)
     layout = source.describe_layout()
     stored = source.stored_arrays()
     floats = [d for _, d in stored.values() if np.issubdtype(d, np.floating)]
@@ -348,13 +371,7 @@ def _analyze(args) -> None:
     labels = {k: arrays[k] for k in ("y_train", "y_test")}
     user.check_model_fits_data(described, x_shape, input_dtype, labels, args.model)
     mask, mask_description = user.mask_baseline(mask_value, args.mask_token, arrays["x_train"])
-    baseline_sources = [
-        CheckpointSource(
-            d, described.abstract, item=args.item, params_path=args.params_path,
-            factory_model=described,
-        )
-        for d in args.baseline_dirs or []
-    ]  # fmt: skip
+    baseline_sources = [open_source(d) for d in args.baseline_dirs or []]
     for b in baseline_sources:
         b.describe_layout()  # the same layout detection, before any work
 
@@ -479,9 +496,6 @@ def _analyze(args) -> None:
         key=key,
         **settings,
     )
-    source.close()
-    for b in baseline_sources:
-        b.close()
     if not args.quiet:
         ph = summary["phases"]
         print(
