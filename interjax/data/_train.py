@@ -64,6 +64,19 @@ def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransform
     return optax.adamw(learning_rate, weight_decay=weight_decay)
 
 
+def _minibatches(n: int, batch_size: int, seed: int):
+    """Row indices of minibatches of ``min(batch_size, n)`` rows, drawn without replacement
+    within each epoch from a seeded generator (a new permutation when too few rows are left)."""
+    rng = np.random.default_rng(seed)
+    size = min(batch_size, n)
+    order, pos = rng.permutation(n), 0
+    while True:
+        if pos + size > n:
+            order, pos = rng.permutation(n), 0
+        yield order[pos : pos + size]
+        pos += size
+
+
 @functools.partial(nnx.jit, static_argnames="call_kwargs")
 def _step(model, optimizer, xb, yb, call_kwargs=()):
     def loss_fn(m):
@@ -120,20 +133,13 @@ class Trainer:
         self.optimizer = nnx.Optimizer(
             model, _adamw(float(learning_rate), float(weight_decay)), wrt=nnx.Param
         )
-        self.rng = np.random.default_rng(seed)
-        self.batch_size = min(batch_size, len(x))
-        self.order = self.rng.permutation(len(x))
-        self.pos = 0
+        self.batches = _minibatches(len(x), batch_size, seed)
         self.steps_done = 0
 
     def run(self, steps: int) -> nnx.Module:
         """Take ``steps`` more minibatch updates; returns the (same, updated) model."""
-        n, bs = len(self.x), self.batch_size
         for _ in range(steps):
-            if self.pos + bs > n:
-                self.order, self.pos = self.rng.permutation(n), 0
-            idx = self.order[self.pos : self.pos + bs]
-            self.pos += bs
+            idx = next(self.batches)
             _step(self.model, self.optimizer, self.x[idx], self.y[idx], self.call_kwargs)
         self.steps_done += steps
         return self.model
@@ -263,16 +269,10 @@ def train_linen_classifier(
     tx = _adamw(float(learning_rate), float(weight_decay))
     step = _linen_steps(module, call_kwargs, mutable, tx)
     opt_state = tx.init(params)
-    rng = np.random.default_rng(seed)
     key = jax.random.key(seed)
-    n = len(x)
-    bs = min(batch_size, n)
-    order, pos = rng.permutation(n), 0
+    batches = _minibatches(len(x), batch_size, seed)
     for i in range(steps):
-        if pos + bs > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos : pos + bs]
-        pos += bs
+        idx = next(batches)
         params, variables, opt_state, _ = step(
             params, variables, opt_state, x[idx], y[idx], jax.random.fold_in(key, i)
         )
