@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-import numpy as np
-
 __all__ = [
     "CheckpointError",
     "Layout",
@@ -342,9 +340,3 @@ def find_layout(
             f"the model's {name!r} collection",
         )
     return Layout(parts)
-
-
-def dtype_of(items, loc: Location, stored: Path) -> np.dtype:
-    """The stored dtype of one leaf (for the restore target: the checkpoint's own dtype)."""
-    shape_dtype = items[loc.item][loc.path + stored]
-    return np.dtype(shape_dtype[1])
