@@ -106,23 +106,17 @@ def describe_factory(factory: Callable, example_input=None, *, name: str = "the 
         abstract_module = nnx.eval_shape(lambda: call_factory(factory))
     except TypeError as err:  # returned a non-JAX value: a Linen module, or something else
         try:
-            built = call_factory(factory)
+            abstract_module = call_factory(factory)  # a Linen module costs nothing to build
         except Exception:
             raise err from None
-        if not isinstance(built, linen.Module):
-            raise TypeError(
-                f"{name} must return a flax.nnx.Module or a flax.linen.Module, got "
-                f"{type(built).__name__}; return the model itself (not its apply function, "
-                "variables or a TrainState)."
-            ) from None
-        abstract_module = built
     if isinstance(abstract_module, nnx.Module):
         graphdef, state = nnx.split(abstract_module)
         return FactoryModel("nnx", state, graphdef=graphdef)
     if not isinstance(abstract_module, linen.Module):
         raise TypeError(
             f"{name} must return a flax.nnx.Module or a flax.linen.Module, got "
-            f"{type(abstract_module).__name__}"
+            f"{type(abstract_module).__name__}; return the model itself (not its apply "
+            "function, variables or a TrainState)."
         )
     module = abstract_module
     if example_input is None:

@@ -99,6 +99,17 @@ def _is_nnx_state(tree) -> bool:
     return isinstance(tree, nnx.State)
 
 
+def _paths_of(state, variable_type) -> set[tuple[str, ...]]:
+    """Paths (string keys) of an NNX state's variables of one type (RngState, BatchStat)."""
+    from flax import nnx
+
+    return {
+        tuple(str(k) for k in path)
+        for path, var in nnx.to_flat_state(state)
+        if isinstance(var, variable_type)
+    }
+
+
 def _model_leaves(abstract):
     """``(paths, treedef, leaves, rng_paths)`` of the abstract target: each leaf's path (string
     keys) in the pure form, and the paths of an NNX model's RNG state (not read)."""
@@ -106,11 +117,7 @@ def _model_leaves(abstract):
 
     if _is_nnx_state(abstract):
         pure = nnx.to_pure_dict(abstract)
-        rng = {
-            tuple(str(k) for k in path)
-            for path, var in nnx.to_flat_state(abstract)
-            if isinstance(var, nnx.RngState)
-        }
+        rng = _paths_of(abstract, nnx.RngState)
     else:
         pure, rng = abstract, set()
     flat, treedef = jax.tree_util.tree_flatten_with_path(pure)
@@ -214,7 +221,7 @@ class CheckpointSource:
         self._paths, self._treedef, self._leaves, self._rng = _model_leaves(abstract)
         self._layout: Layout | None = None
         self._readers: dict = {}
-        self._items: tuple | None = None
+        self._items: dict | None = None  # the metadata of the step the layout was found in
 
     # -- managers ---------------------------------------------------------------------------
     def _manager(self, item_handlers=None):
@@ -333,7 +340,7 @@ class CheckpointSource:
                 except Exception as err:  # unreadable metadata: try the next step
                     error = err
                     continue
-                self._items = (step, items)
+                self._items = items
                 try:
                     self._layout = find_layout(
                         items,
@@ -363,11 +370,7 @@ class CheckpointSource:
             return None
         from flax import nnx
 
-        stats = {
-            tuple(str(k) for k in path)
-            for path, var in nnx.to_flat_state(self.abstract)
-            if isinstance(var, nnx.BatchStat)
-        }
+        stats = _paths_of(self.abstract, nnx.BatchStat)
         if not stats & set(required):
             return None
         try:
@@ -392,7 +395,7 @@ class CheckpointSource:
         checkpoint stores them (from the metadata of the step the layout was found in; no
         array is read)."""
         layout = self.layout
-        _, items = self._items
+        items = self._items
         out = {}
         for prefix, loc in layout.parts.items():
             for logical, stored in loc.stored.items():
@@ -409,7 +412,7 @@ class CheckpointSource:
         """``{model path: array}`` of the required leaves of one step (partial restore)."""
         ocp = _ocp()
         layout = self.layout
-        _, items = self._items
+        items = self._items
         by_item: dict = {}
         for prefix, loc in layout.parts.items():
             for logical, stored in loc.stored.items():

@@ -186,7 +186,8 @@ def train_classifier(
 def _linen_steps(module, call_kwargs, mutable, tx):
     """The jitted Adam(W) step of a Linen classifier (cached per module and settings)."""
     try:
-        key = (hash(module), module, call_kwargs, mutable, id(tx))
+        hash(module)
+        key = (module, call_kwargs, mutable, id(tx))
     except TypeError:  # a module with unhashable attributes (e.g. Sequential's list)
         key = (id(module), call_kwargs, mutable, id(tx))
     if key not in _LINEN_STEPS:
