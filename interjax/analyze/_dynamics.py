@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from interjax.masks._checks import check_int, check_real
+from interjax._core import check_int, check_real
 
 __all__ = ["LossGap", "Phases", "detect_phases", "loss_gap", "removal_experiment", "smooth"]
 

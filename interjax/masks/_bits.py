@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax._core import num_players_of
+
 __all__ = [
     "coalition_index",
     "coalition_players",
@@ -26,18 +28,6 @@ __all__ = [
     "orders",
     "to_msb_order",
 ]
-
-
-def num_players_of(length: int) -> int:
-    """Return ``n`` such that ``length == 2**n``, or raise a ValueError that says what to do."""
-    length = int(length)
-    if length < 1 or length & (length - 1):
-        raise ValueError(
-            f"an array over coalitions must have length 2**n (one entry per subset of n players, "
-            f"in bitmask order); got length {length}. Pass the full value vector from "
-            "ij.evaluate, or pad/trim it to a power of two."
-        )
-    return length.bit_length() - 1
 
 
 _MAX_PLAYERS = 30  # as Players: 2**30 coalitions, int32 coalition ids

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
-from interjax.masks._checks import check_int, check_real
+from interjax._core import check_int, check_real
 from interjax.solve._result import AndOr
 
 __all__ = ["KINDS", "Salient", "check_rule", "salient", "salient_mask", "strength_by_order"]

@@ -237,7 +237,7 @@ def fit_shared_and_or(
       [0.0, 1.0]
     """
     from interjax.masks import num_players_of
-    from interjax.masks._checks import check_real
+    from interjax._core import check_real
     from interjax.solve._fit import _validate, as_values, make_result
     from interjax.transform import work_dtype
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax.masks import coalition_sizes, num_players_of
-from interjax.masks._checks import check_real
+from interjax._core import check_real
 
 __all__ = [
     "and_interactions",
