@@ -10,6 +10,7 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
 """
 
 from interjax import masks, solve, transform
+from interjax._caches import clear_caches
 from interjax.evaluate import (
     Logit,
     LogOdds,
@@ -73,6 +74,7 @@ __all__ = [
     "and_interactions",
     "and_inverse",
     "banzhaf_values",
+    "clear_caches",
     "coalition_index",
     "coalition_players",
     "evaluate",

@@ -9,7 +9,6 @@ found and the flag or change that fixes it; the command line turns it into exit 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import re
@@ -17,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from interjax._caches import cached
 
 __all__ = [
     "PlayerSpec",
@@ -374,7 +375,7 @@ def cross_entropy_of(model, params, x: np.ndarray, y: np.ndarray, batch: int = 1
     return s / len(x)
 
 
-@functools.cache
+@cached("cli.summed_loss")
 def _summed_loss(apply):
     import jax
     import optax

@@ -9,6 +9,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from interjax._caches import cached
+
 __all__ = ["Trainer", "accuracy", "cross_entropy", "train_classifier", "train_linen_classifier"]
 
 
@@ -57,7 +59,7 @@ def accuracy(model: nnx.Module, x, y) -> float:
     return float((np.asarray(model(x)).argmax(-1) == np.asarray(y)).mean())
 
 
-@functools.cache
+@cached("data.adamw")
 def _adamw(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
     """One optax object per setting: the optimizer's transformation is part of the jitted
     step's static graph, so a new object per Trainer would compile the step again."""

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from interjax.masks import coalition_sizes, num_players_of
 from interjax._core import check_int, check_real
+from interjax.masks import coalition_sizes, num_players_of
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import (
     and_or_problem,

@@ -14,12 +14,11 @@ In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax._caches import cached
 from interjax.masks import orders
 from interjax.transform._mobius import _butterfly, _or_inverse_transform, _or_transform
 
@@ -79,6 +78,6 @@ class Operators:
         return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift), -1)
 
 
-@functools.cache
+@cached("solve.operators")
 def operators(n: int) -> Operators:
     return Operators(n)

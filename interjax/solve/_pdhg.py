@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax._caches import cache_dict
 from interjax.solve._operators import Operators, operators
 
 __all__ = [
@@ -103,24 +104,28 @@ def _sq(tree) -> jax.Array:
     return sum(jnp.sum(x**2) for x in jax.tree.leaves(tree))
 
 
-_STEP_CACHE: dict[Any, float] = {}
-
-
 def operator_step(key, problem: Problem, lam_example) -> float:
     """``η = 0.95 / ‖K T^{½}‖`` by power iteration on ``K T Kᵀ`` (cached on ``key``: the
     operators depend on the shapes only, never on the data)."""
-    if key not in _STEP_CACHE:
-        with jax.ensure_compile_time_eval(), jax.enable_x64(True):
-            rng = np.random.default_rng(0)
-            x = _tmap(lambda a: jnp.asarray(rng.normal(size=a.shape)), lam_example)
-            kk = jax.jit(lambda y: problem.K(problem.T(problem.KT(y))))
-            for _ in range(60):
-                x = kk(x)
-                nrm = jnp.sqrt(_sq(x))
-                x = _tmap(lambda a, nrm=nrm: a / nrm, x)
-            norm2 = float(jnp.sqrt(_sq(kk(x))))
-        _STEP_CACHE[key] = _STEP_SAFETY / np.sqrt(norm2 * 1.02)
-    return _STEP_CACHE[key]
+    if key not in _STEP_SIZES:
+        _STEP_SIZES[key] = _power_step(problem, lam_example)
+    return _STEP_SIZES[key]
+
+
+_STEP_SIZES = cache_dict("solve.step_size")
+
+
+def _power_step(problem: Problem, lam_example) -> float:
+    with jax.ensure_compile_time_eval(), jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        x = _tmap(lambda a: jnp.asarray(rng.normal(size=a.shape)), lam_example)
+        kk = jax.jit(lambda y: problem.K(problem.T(problem.KT(y))))
+        for _ in range(60):
+            x = kk(x)
+            nrm = jnp.sqrt(_sq(x))
+            x = _tmap(lambda a, nrm=nrm: a / nrm, x)
+        norm2 = float(jnp.sqrt(_sq(kk(x))))
+    return _STEP_SAFETY / np.sqrt(norm2 * 1.02)
 
 
 def pdhg_init(problem: Problem, z, lam) -> PDHGState:

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
 from interjax._core import check_int, check_real
+from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
 from interjax.solve._result import AndOr
 
 __all__ = ["KINDS", "Salient", "check_rule", "salient", "salient_mask", "strength_by_order"]

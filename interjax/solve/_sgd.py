@@ -12,18 +12,17 @@ Any ``optax.GradientTransformation`` can replace the schedule (``optimizer=``).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
 
+from interjax._caches import cached
 from interjax.solve._operators import operators
 
 __all__ = ["default_sgd", "sgd_solve"]
 
 
-@functools.cache
+@cached("solve.default_sgd")
 def default_sgd(learning_rate: float, num_steps: int) -> optax.GradientTransformation:
     """SGD, momentum 0.9, learning rate ``lr · 10^{-t/num_steps}`` (a tenth at the end).
 

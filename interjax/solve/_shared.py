@@ -236,8 +236,8 @@ def fit_shared_and_or(
       >>> [round(float(x), 2) for x in fit.or_[:, 6]]
       [0.0, 1.0]
     """
-    from interjax.masks import num_players_of
     from interjax._core import check_real
+    from interjax.masks import num_players_of
     from interjax.solve._fit import _validate, as_values, make_result
     from interjax.transform import work_dtype
 

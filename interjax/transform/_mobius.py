@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax.masks import coalition_sizes, num_players_of
 from interjax._core import check_real
+from interjax.masks import coalition_sizes, num_players_of
 
 __all__ = [
     "and_interactions",
