@@ -10,7 +10,9 @@ into each other's private names.
   :class:`ValueError` for a number out of range (negative, NaN, infinite).
 - :func:`refuse_nonfinite`: the one message for NaN or infinite entries of an array.
 - :func:`num_players_of`: ``n`` from an array length ``2**n``.
-- :func:`butterfly`: the ``n`` passes over ``(..., 2**n)`` behind every fast transform.
+- :func:`butterfly`: the ``n`` passes over ``(..., 2**n)`` behind every fast transform, and the
+  unchecked kernels built on it (:func:`mobius`, :func:`subset_sums_raw`, :func:`or_transform`...).
+- :func:`check_values`, :func:`check_same_coalitions`: arrays over coalitions, before any work.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ __all__ = [
     "butterfly",
     "check_int",
     "check_real",
+    "check_same_coalitions",
+    "check_values",
+    "mobius",
     "num_players_of",
+    "or_inverse_transform",
+    "or_transform",
     "refuse_nonfinite",
+    "refuse_nonfinite_values",
+    "subset_sums_raw",
+    "superset_sums_raw",
 ]
 
 
@@ -131,23 +141,35 @@ def num_players_of(length: int) -> int:
     return length.bit_length() - 1
 
 
-def refuse_nonfinite(arr, name: str, what_to_do: str = "") -> None:
+def refuse_nonfinite(arr, name: str, what_to_do: str = "", *, coalitions: bool = False) -> None:
     """Raise a ValueError naming the count and the first (up to 3) NaN or infinite entries of
-    ``arr`` (a host check); ``what_to_do`` ends the message.
+    ``arr`` (a host check); ``what_to_do`` ends the message. With ``coalitions``, the last axis
+    is read as coalitions ``T`` in bitmask order and the leading ones as the batch item.
 
     Example:
       >>> refuse_nonfinite(np.array([[0.0, 1.0], [np.nan, 2.0]]), "v", "drop that sample.")
       Traceback (most recent call last):
       ...
-      ValueError: v has 1 NaN or infinite entries of 4 (first at index (1, 0)); drop that sample.
+      ValueError: v has 1 NaN or infinite entries of 4 (first at (1, 0)); drop that sample.
+      >>> refuse_nonfinite(np.array([[0.0, 1.0], [np.nan, 2.0]]), "v", coalitions=True)
+      Traceback (most recent call last):
+      ...
+      ValueError: v has 1 NaN or infinite entries of 4 (first at T=0 (item (1,))).
     """
     bad = ~np.isfinite(np.asarray(arr))
     if not bad.any():
         return
-    first = ", ".join(str(tuple(int(j) for j in i)) for i in np.argwhere(bad)[:3])
+
+    def where(i):
+        if not coalitions:
+            return str(tuple(int(j) for j in i))
+        item = f" (item {tuple(int(j) for j in i[:-1])})" if len(i) > 1 else ""
+        return f"T={int(i[-1])}{item}"
+
+    first = ", ".join(where(i) for i in np.argwhere(bad)[:3])
     raise ValueError(
-        f"{name} has {int(bad.sum())} NaN or infinite entries of {bad.size} (first at index "
-        f"{first}){'; ' + what_to_do if what_to_do else '.'}"
+        f"{name} has {int(bad.sum())} NaN or infinite entries of {bad.size} (first at {first})"
+        f"{'; ' + what_to_do if what_to_do else '.'}"
     )
 
 
@@ -174,3 +196,101 @@ def butterfly(v: jax.Array, n: int, combine) -> jax.Array:
         lo, hi = combine(w[..., 0, :], w[..., 1, :])
         v = jnp.stack([lo, hi], axis=-2).reshape(*lead, 2**n)
     return v
+
+
+def mobius(v: jax.Array, n: int) -> jax.Array:
+    """AND interactions (Möbius transform) ``I(S) = Σ_{T⊆S} (-1)^{|S|-|T|} v(T)``, unchecked."""
+    return butterfly(v, n, lambda lo, hi: (lo, hi - lo))
+
+
+def subset_sums_raw(w: jax.Array, n: int) -> jax.Array:
+    """``out(S) = Σ_{T⊆S} w(T)`` (the inverse of :func:`mobius`), unchecked."""
+    return butterfly(w, n, lambda lo, hi: (lo, hi + lo))
+
+
+def superset_sums_raw(w: jax.Array, n: int) -> jax.Array:
+    """``out(S) = Σ_{T⊇S} w(T)``, unchecked."""
+    return butterfly(w, n, lambda lo, hi: (lo + hi, hi))
+
+
+def or_transform(v: jax.Array, n: int) -> jax.Array:
+    """OR interactions in the dtype of ``v``, unchecked: ``I(∅) = v(∅)`` and
+    ``I(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} v(N∖T)`` for ``S ≠ ∅``."""
+    m = mobius(jnp.flip(v, axis=-1), n)  # Möbius of u(T) = v(N∖T)
+    return (0.0 - m).at[..., 0].set(v[..., 0])  # 0 - m, not -m: no negative zeros
+
+
+def or_inverse_transform(I: jax.Array, n: int) -> jax.Array:
+    """Inverse of :func:`or_transform` in the dtype of ``I``, unchecked."""
+    m = (-I).at[..., 0].set(I.sum(axis=-1))  # Möbius of u at ∅ is u(∅) = v(N)
+    return jnp.flip(subset_sums_raw(m, n), axis=-1)
+
+
+def check_values(v, name: str = "v"):
+    """Refuse, before any work, what no transform can take; return ``v`` as an array.
+
+    ``v`` must be a real array (bool, int or float; tracers pass untouched) of shape
+    ``(..., 2**n)``; host arrays (NumPy, lists) must also be finite. Device arrays are returned
+    as they are: the transforms check their values in their own program.
+    """
+    if isinstance(v, jax.core.Tracer | jax.Array):
+        arr = v
+    else:
+        try:
+            arr = np.asarray(v)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{name} must be an array of real numbers of shape (..., 2**n), got "
+                f"{type(v).__name__} ({err})"
+            ) from None
+    dtype = np.dtype(arr.dtype)
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"{name} is complex ({dtype}); interactions are defined for real values. Pass the "
+            f"real part ({name}.real) or a real value function."
+        )
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or dtype == jnp.bfloat16):
+        raise TypeError(
+            f"{name} must hold real numbers (bool, int or float), got dtype {dtype}; pass the "
+            "values from ij.evaluate or a numeric array of shape (..., 2**n)."
+        )
+    if arr.ndim == 0:
+        raise ValueError(
+            f"expected an array over coalitions of shape (..., 2**n) for {name}, got a scalar"
+        )
+    num_players_of(arr.shape[-1])
+    if isinstance(arr, np.ndarray) and np.issubdtype(dtype, np.floating):
+        refuse_nonfinite_values(arr, name)
+    return arr
+
+
+def refuse_nonfinite_values(arr, name: str) -> None:
+    """:func:`refuse_nonfinite` for values and interactions, with what to do about them."""
+    refuse_nonfinite(
+        arr,
+        name,
+        "interactions of non-finite values are meaningless. Find where they come from "
+        "(ij.evaluate raises on them unless check_finite=False) or drop those samples.",
+        coalitions=True,
+    )
+
+
+def check_same_coalitions(arrays, names) -> None:
+    """Arrays over coalitions given together must share ``2**n`` and broadcast their leading
+    axes (static shapes only)."""
+    arrays = [a for a in arrays if a is not None]
+    shapes = [tuple(np.shape(a)) for a in arrays]
+    if len({s[-1] for s in shapes}) > 1:
+        listed = ", ".join(f"{nm} {s}" for nm, s in zip(names, shapes, strict=False))
+        raise ValueError(
+            f"the arrays over coalitions must share one length 2**n (one n): got {listed}. "
+            "Pass the interactions and values of the same players."
+        )
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = ", ".join(f"{nm} {s}" for nm, s in zip(names, shapes, strict=False))
+        raise ValueError(
+            f"the leading (batch) axes do not broadcast together: {listed}; pass arrays of "
+            "the same batch shape, or a single (2**n,) vector to share."
+        ) from None

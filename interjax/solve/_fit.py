@@ -9,7 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from interjax._core import check_int, check_real
+from interjax._core import (
+    check_int,
+    check_real,
+    check_same_coalitions,
+    check_values,
+    refuse_nonfinite_values,
+)
 from interjax.masks import coalition_sizes, num_players_of
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import (
@@ -22,7 +28,6 @@ from interjax.solve._pdhg import (
 from interjax.solve._result import AndOr
 from interjax.solve._sgd import default_sgd, sgd_solve
 from interjax.transform import noise_floor, work_dtype
-from interjax.transform._mobius import _check_same_coalitions, _refuse_nonfinite, check_values
 
 __all__ = ["fit_and_or", "fold_or_into_and"]
 
@@ -54,7 +59,7 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
     if fold not in FOLDS:
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")
     and_, or_ = check_values(and_, "and_"), check_values(or_, "or_")
-    _check_same_coalitions([and_, or_], ["and_", "or_"])
+    check_same_coalitions([and_, or_], ["and_", "or_"])
     and_, or_ = jnp.asarray(and_), jnp.asarray(or_)
     n = num_players_of(and_.shape[-1])
     limit = 1 if fold == "singletons" else 0
@@ -101,7 +106,7 @@ def _validate(v, q_ratio, tol, solver, fold, max_iters, check_every=64, name="v"
             f"{name} of shape {tuple(v.shape)} holds no value vector; pass at least one (..., 2**n)"
         )
     if isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer):
-        _refuse_nonfinite(v, name)  # host copy: the fit reads v back anyway
+        refuse_nonfinite_values(v, name)  # host copy: the fit reads v back anyway
     return options
 
 

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax._caches import cached
+from interjax._core import mobius, or_inverse_transform, or_transform, subset_sums_raw
 from interjax.masks import orders
-from interjax.transform._mobius import _butterfly, _or_inverse_transform, _or_transform
 
 __all__ = ["Operators", "operators"]
 
@@ -58,10 +58,10 @@ class Operators:
         # eigenvalue of ⊗ MᵢᵀMᵢ at Kronecker index S: one factor per bit (0 → first, 1 → second)
         self._gram_eigs = eigvals[1] ** k * eigvals[0] ** (n - k)
         # the transforms in the dtype of their input (the solver may iterate in float32)
-        self.M = lambda p: _butterfly(p, n, -1)
-        self.O = lambda r: _or_transform(r, n)
-        self.Z = lambda x: _butterfly(x, n, +1)
-        self.B = lambda y: _or_inverse_transform(y, n)
+        self.M = lambda p: mobius(p, n)
+        self.O = lambda r: or_transform(r, n)
+        self.Z = lambda x: subset_sums_raw(x, n)
+        self.B = lambda y: or_inverse_transform(y, n)
         self.MT = _transpose(self.M)
         self.OT = _transpose(self.O)
         self.ZT = _transpose(self.Z)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from interjax._core import mobius
 from interjax.masks import coalition_sizes
 from interjax.transform._mobius import (
     _all_finite,
     _as_values,
-    _butterfly,
     _checked_call,
     _rowwise,
 )
@@ -35,7 +35,7 @@ def _member_sums(w: jax.Array, n: int) -> jax.Array:
 
 def _weighted_dividends(v, weight_of_size):
     v, n = _as_values(v)
-    m = _rowwise(lambda r: _butterfly(r, n, -1), v, n)
+    m = _rowwise(lambda r: mobius(r, n), v, n)
     w = weight_of_size(coalition_sizes(n, m.dtype))
     return m * w.reshape((1,) * (m.ndim - 1) + w.shape), n, _all_finite(v)
 
