@@ -13,11 +13,11 @@ from interjax.analyze._generalization import (
     generalization_labels,
     generalization_profile,
 )
+from interjax.analyze._summary import summarize
 from interjax.analyze._trajectory import (
     Trajectory,
     check_token_inputs,
     fit_salient,
-    summarize,
     trajectory,
 )
 
