@@ -8,7 +8,8 @@ into each other's private names.
   naming the option, the value it got, the range it expects and, where it helps, an example: a
   :class:`TypeError` for something that is no number (or a float where a count is expected), a
   :class:`ValueError` for a number out of range (negative, NaN, infinite).
-- :func:`refuse_nonfinite`: the one message for NaN or infinite entries of an array.
+- :func:`refuse_nonfinite`: the one message for NaN or infinite entries of an array
+  (:func:`nonfinite_message` gives it without raising).
 - :func:`num_players_of`: ``n`` from an array length ``2**n``.
 - :func:`butterfly`: the ``n`` passes over ``(..., 2**n)`` behind every fast transform, and the
   unchecked kernels built on it (:func:`mobius`, :func:`subset_sums_raw`, :func:`or_transform`...).
@@ -28,6 +29,7 @@ __all__ = [
     "check_same_coalitions",
     "check_values",
     "mobius",
+    "nonfinite_message",
     "num_players_of",
     "or_inverse_transform",
     "or_transform",
@@ -141,6 +143,32 @@ def num_players_of(length: int) -> int:
     return length.bit_length() - 1
 
 
+def nonfinite_message(arr, name: str, what_to_do: str = "", *, coalitions: bool = False):
+    """The message of :func:`refuse_nonfinite` for ``arr``, or ``None`` if it is all finite.
+
+    Example:
+      >>> nonfinite_message(np.array([1.0, np.inf]), "x", "replace them.")
+      'x has 1 NaN or infinite entries of 2 (first at (1,)); replace them.'
+      >>> nonfinite_message(np.ones(2), "x") is None
+      True
+    """
+    bad = ~np.isfinite(np.asarray(arr))
+    if not bad.any():
+        return None
+
+    def where(i):
+        if not coalitions:
+            return str(tuple(int(j) for j in i))
+        item = f" (item {tuple(int(j) for j in i[:-1])})" if len(i) > 1 else ""
+        return f"T={int(i[-1])}{item}"
+
+    first = ", ".join(where(i) for i in np.argwhere(bad)[:3])
+    return (
+        f"{name} has {int(bad.sum())} NaN or infinite entries of {bad.size} (first at {first})"
+        f"{'; ' + what_to_do if what_to_do else '.'}"
+    )
+
+
 def refuse_nonfinite(arr, name: str, what_to_do: str = "", *, coalitions: bool = False) -> None:
     """Raise a ValueError naming the count and the first (up to 3) NaN or infinite entries of
     ``arr`` (a host check); ``what_to_do`` ends the message. With ``coalitions``, the last axis
@@ -156,21 +184,9 @@ def refuse_nonfinite(arr, name: str, what_to_do: str = "", *, coalitions: bool =
       ...
       ValueError: v has 1 NaN or infinite entries of 4 (first at T=0 (item (1,))).
     """
-    bad = ~np.isfinite(np.asarray(arr))
-    if not bad.any():
-        return
-
-    def where(i):
-        if not coalitions:
-            return str(tuple(int(j) for j in i))
-        item = f" (item {tuple(int(j) for j in i[:-1])})" if len(i) > 1 else ""
-        return f"T={int(i[-1])}{item}"
-
-    first = ", ".join(where(i) for i in np.argwhere(bad)[:3])
-    raise ValueError(
-        f"{name} has {int(bad.sum())} NaN or infinite entries of {bad.size} (first at {first})"
-        f"{'; ' + what_to_do if what_to_do else '.'}"
-    )
+    message = nonfinite_message(arr, name, what_to_do, coalitions=coalitions)
+    if message is not None:
+        raise ValueError(message)
 
 
 def butterfly(v: jax.Array, n: int, combine) -> jax.Array:

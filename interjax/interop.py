@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from interjax._core import num_players_of, refuse_nonfinite
 from interjax.masks import graded_order, orders
 from interjax.solve import AndOr
 from interjax.transform import (
@@ -51,10 +52,10 @@ def _one_sample(x: np.ndarray, trailing: int, sample: int | None, what: str) -> 
 
 
 def _num_players(size: int, what: str) -> int:
-    n = size.bit_length() - 1
-    if size < 1 or 2**n != size:
-        raise ValueError(f"{what} must have 2**n entries on its last axis, got {size}")
-    return n
+    try:
+        return num_players_of(size)
+    except ValueError as err:
+        raise ValueError(f"{what} must have 2**n entries on its last axis: {err}") from None
 
 
 def _co_moebius(i_or: np.ndarray) -> np.ndarray:
@@ -169,8 +170,7 @@ def to_shapiq(
             raise ValueError("to_shapiq takes values of shape (..., 2**n) or an AndOr fit")
         n = _num_players(v.shape[-1], "the values")
         v = _one_sample(v, 1, sample, "the values")
-        if not np.all(np.isfinite(v)):
-            raise ValueError("the values hold NaN or inf; shapiq needs finite values")
+        refuse_nonfinite(v, "v", "shapiq needs finite values.", coalitions=True)
         by_mask, top, baseline = _from_values(v, index, n)
     if max_order is not None:
         if not 0 <= max_order:

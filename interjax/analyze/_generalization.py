@@ -6,7 +6,9 @@ An interaction ``(S, kind)`` salient for the target model on a sample is *genera
 data the target never saw) on that sample; optionally the sign must agree too. Everything here
 is a pure function of boolean masks and interaction arrays in the layout of
 :func:`interjax.salient_mask`: ``(..., 2, 2**n)`` with ``[..., 0, S]`` for AND and
-``[..., 1, S]`` for OR.
+``[..., 1, S]`` for OR. The checks look at shapes and dtypes only, so every function here runs
+inside ``jax.jit`` and ``jax.vmap``; :func:`generalization_power` gives ``H`` alone, cheaply
+enough to log from a jitted training step.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax.masks import coalition_sizes, num_players_of
+from interjax._core import num_players_of
+from interjax.masks import coalition_sizes
 
-__all__ = ["GeneralizationProfile", "generalization_labels", "generalization_profile"]
+__all__ = [
+    "GeneralizationProfile",
+    "generalization_labels",
+    "generalization_power",
+    "generalization_profile",
+]
 
 
 def _as_mask(mask, name: str) -> jax.Array:
@@ -40,6 +48,23 @@ def _check_layout(shape, name: str) -> None:
             f"1), got shape {tuple(shape)}"
         )
     num_players_of(shape[-1])
+
+
+def _check_sample_axis(sample_axis, values_shape) -> None:
+    """``sample_axis`` indexes one of the leading axes of ``(..., 2, 2**n)``, or is None."""
+    if sample_axis is None:
+        return
+    ndim = len(values_shape)
+    lead = ndim - 2
+    if (
+        isinstance(sample_axis, bool)
+        or not isinstance(sample_axis, int | np.integer)
+        or not (0 <= sample_axis < lead or -ndim <= sample_axis <= -3)
+    ):
+        raise ValueError(
+            f"sample_axis must index one of the {lead} leading (sample, checkpoint) axes "
+            f"of values {tuple(values_shape)}, not the kind or coalition axis; got {sample_axis!r}"
+        )
 
 
 def _fits(shape, target_shape) -> bool:
@@ -203,17 +228,7 @@ def generalization_profile(
                 f"{name} of shape {np.shape(mask)} does not fit values of shape {values.shape}; "
                 "pass the masks of these interactions, (..., 2, 2**n) each"
             )
-    if sample_axis is not None:
-        lead = values.ndim - 2
-        if (
-            isinstance(sample_axis, bool)
-            or not isinstance(sample_axis, int | np.integer)
-            or not (0 <= sample_axis < lead or -values.ndim <= sample_axis <= -3)
-        ):
-            raise ValueError(
-                f"sample_axis must index one of the {lead} leading (sample, checkpoint) axes "
-                f"of values {values.shape}, not the kind or coalition axis; got {sample_axis!r}"
-            )
+    _check_sample_axis(sample_axis, values.shape)
     onehot = (coalition_sizes(n)[:, None] == jnp.arange(n + 1)[None, :]).astype(values.dtype)
     mag = jnp.abs(values)
     sal = jnp.asarray(salient, bool)
@@ -229,3 +244,69 @@ def generalization_profile(
     if sample_axis is not None:  # (..., 2, n+1) keeps the leading axes of (..., 2, N)
         out = GeneralizationProfile(*(x.mean(axis=sample_axis) for x in out))
     return out
+
+
+def generalization_power(
+    target_interactions,
+    target_salient,
+    baseline_salient,
+    *,
+    same_sign: bool = False,
+    baseline_interactions=None,
+    sample_axis: int | None = None,
+) -> jax.Array:
+    """The generalization power ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` in one pure, jittable step.
+
+    ``G`` are the labels of :func:`generalization_labels` and the sums run over both kinds and
+    all orders (and over ``sample_axis`` when given), so ``H`` equals
+    ``generalization_profile(...).power`` (He et al. 2025, arXiv:2505.06993; METHOD.md §4)
+    without the split by order. ``NaN`` where nothing is salient. Only shapes and dtypes are
+    checked (no host transfer, no branch on values): call it inside a jitted training step to
+    log ``H``; it traces once per shape.
+
+    Args:
+      target_interactions: ``(..., 2, N)`` interactions of the target (AND row 0, OR row 1).
+      target_salient: ``(..., 2, N)`` salient mask of the target (:func:`interjax.salient_mask`).
+      baseline_salient: ``(K, ..., 2, N)`` salient masks of the K baseline models on the same
+        samples (size-1 axes where they do not vary).
+      same_sign: also require the signs to agree; needs ``baseline_interactions``
+        ``(K, ..., 2, N)``.
+      sample_axis: a leading axis of ``target_interactions`` to pool over (the paper's mean
+        over samples: ``H = mean Σ_{G=1}|I| / mean Σ_Ω|I|``); default: one ``H`` per sample.
+
+    Returns:
+      ``(...)`` float array (``sample_axis`` removed when given).
+
+    Example:
+      n = 2: AND {0} = 1, AND {0, 1} = 2 and OR {1} = -1 are salient; one baseline shares only
+      AND {0, 1}, so ``H = 2 / 4``:
+
+      >>> import jax, jax.numpy as jnp
+      >>> from interjax.analyze import generalization_power
+      >>> values = jnp.array([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, -1.0, 0.0]])
+      >>> baseline = jnp.array([[[False, False, False, True], [False, False, False, False]]])
+      >>> float(jax.jit(generalization_power)(values, values != 0, baseline))
+      0.5
+    """
+    values = jnp.asarray(target_interactions)
+    _check_layout(values.shape, "target_interactions")
+    salient = _as_mask(target_salient, "target_salient")
+    if not _fits(salient.shape, values.shape):
+        raise ValueError(
+            f"target_salient of shape {tuple(salient.shape)} does not fit target_interactions "
+            f"of shape {tuple(values.shape)}; pass the mask of these interactions"
+        )
+    salient = jnp.broadcast_to(salient, values.shape)
+    _check_sample_axis(sample_axis, values.shape)
+    labels = generalization_labels(
+        salient,
+        baseline_salient,
+        same_sign=same_sign,
+        target_values=values if same_sign else None,
+        baseline_values=baseline_interactions,
+    )
+    mag = jnp.abs(values)
+    axes = (-2, -1) if sample_axis is None else (sample_axis % values.ndim, -2, -1)
+    num = jnp.where(labels, mag, 0.0).sum(axes)
+    total = jnp.where(salient, mag, 0.0).sum(axes)
+    return jnp.where(total > 0, num / jnp.where(total > 0, total, 1.0), jnp.nan)

@@ -3,7 +3,8 @@
 Static properties (types, dtypes, shapes) are checked for every call. Values (NaN, inf) are
 checked here only for host arrays (NumPy, lists), which costs no device work; for device arrays
 the sweep's own finite flag catches them, and :func:`diagnose_nonfinite` then says whether the
-input or the baseline carried them.
+input or the mask value carried them. NaN and inf are reported in the one format of
+:func:`interjax._core.refuse_nonfinite`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
+
+from interjax._core import nonfinite_message, refuse_nonfinite
 
 __all__ = [
     "check_batched",
@@ -36,24 +39,14 @@ def _real_dtype_or_raise(dtype, name: str) -> None:
         )
 
 
-def _first_bad(arr: np.ndarray, limit: int = 3) -> str:
-    idx = np.argwhere(~np.isfinite(arr))[:limit]
-    return ", ".join(str(tuple(int(i) for i in row)) for row in idx)
-
-
 def refuse_nonfinite_host(arr, name: str, what_to_do: str) -> None:
-    """Raise a ValueError if the host array ``arr`` of floats holds NaN or inf."""
+    """Raise a ValueError if the host array ``arr`` of floats holds NaN or inf (device arrays
+    and ``None`` pass: the sweep's own finite flag catches those)."""
     if isinstance(arr, jax.Array) or arr is None:
         return
     a = np.asarray(arr)
-    if not jnp.issubdtype(a.dtype, jnp.floating):
-        return
-    finite = np.isfinite(a)
-    if not finite.all():
-        raise ValueError(
-            f"{name} has {int((~finite).sum())} NaN or infinite elements of {a.size} (first at "
-            f"{_first_bad(a)}); {what_to_do}"
-        )
+    if jnp.issubdtype(a.dtype, jnp.floating):
+        refuse_nonfinite(a, name, what_to_do)
 
 
 def check_input(x, check_finite: bool):
@@ -109,14 +102,16 @@ def check_mesh(mesh):
         )
 
 
-def diagnose_nonfinite(x, baseline) -> str:
-    """On the error path only (values already not finite): say whether ``x`` or the baseline
+def diagnose_nonfinite(x, mask_value) -> str:
+    """On the error path only (values already not finite): say whether ``x`` or the mask value
     hold NaN or inf themselves. Costs a transfer, but only when evaluate is raising anyway."""
     notes = []
-    for name, arr in (("x", x), ("The baseline", baseline)):
+    for name, arr in (("x", x), ("The mask value", mask_value)):
         if arr is None:
             continue
         a = np.asarray(arr)
-        if jnp.issubdtype(a.dtype, jnp.floating) and not np.isfinite(a).all():
-            notes.append(f" {name} itself holds NaN or inf (first at {_first_bad(a)}).")
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            note = nonfinite_message(a, name, "the masked inputs carry them.")
+            if note:
+                notes.append(" " + note)
     return "".join(notes)

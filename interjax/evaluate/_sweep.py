@@ -24,7 +24,7 @@ from jax.sharding import PartitionSpec as P
 
 from interjax.evaluate._checks import check_batched, check_input, check_mesh, diagnose_nonfinite
 from interjax.evaluate._models import Model
-from interjax.masks import Players, check_baseline, coalition_players
+from interjax.masks import Players, check_mask_value, coalition_players
 
 __all__ = ["default_chunk_size", "evaluate", "mask_inputs", "memory_estimate"]
 
@@ -40,18 +40,23 @@ _MIN_ROWS_CPU = 4096
 _MESH_AXIS = "masks"
 
 
-def mask_inputs(ids, x, baseline, element_map, n: int, keep_background: bool):
+def mask_inputs(ids, x, mask_value, element_map, n: int, keep_background: bool):
     """Masked inputs ``x_T`` for coalition ids ``(C,)``: shape ``(C, *x.shape)``.
 
     ``x_T[e] = x[e]`` if the player owning element ``e`` is in ``T`` (or ``e`` is kept
-    background), else ``baseline[e]``.
+    background), else ``mask_value[e]``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> mask_inputs(jnp.arange(4), jnp.array([5.0, 7.0]), 0.0, [0, 1], 2, True).tolist()
+      [[0.0, 0.0], [5.0, 0.0], [0.0, 7.0], [5.0, 7.0]]
     """
     emap = jnp.asarray(element_map)[None]  # (1, *emap.shape): explicit ranks throughout
     ids = ids.reshape(ids.shape + (1,) * (emap.ndim - 1))
     keep = ((ids >> jnp.maximum(emap, 0)) & 1).astype(bool)
     keep = jnp.where(emap < 0, keep_background, keep)
     keep = keep.reshape(keep.shape + (1,) * (x.ndim + 1 - emap.ndim))
-    b = jnp.asarray(baseline, x.dtype)
+    b = jnp.asarray(mask_value, x.dtype)
     b = b.reshape((1,) * (x.ndim + 1 - b.ndim) + b.shape)
     return jnp.where(keep, x[None], b)
 
@@ -73,8 +78,10 @@ def _result_dtype():
     ),
 )
 def _sweep(
-    model, x, baseline, *, players, chunk_size, batched, baseline_per_sample, mesh, output_kind
+    model, x, mask_value, *, players, chunk_size, batched, baseline_per_sample, mesh, output_kind
 ):
+    # baseline_per_sample: the mask value has one row per input (the keyword keeps its former
+    # name for the benchmarks that call _sweep directly).
     # output_kind: the value function's class and static parts, an explicit part of the compile
     # cache key. The pytree structure of ``model.output`` should hold them, but in jax 0.10.2
     # two PyTreeDefs of ``register_dataclass`` nodes of different classes with the same fields
@@ -132,7 +139,7 @@ def _sweep(
     num_chunks = math.ceil(num_chunks / num_devices) * num_devices
     ids = jnp.arange(num_chunks * chunk_size, dtype=jnp.int32).reshape(num_chunks, chunk_size)
     if mesh is None:
-        v = body(ids, model.params, out_fn, x, baseline)
+        v = body(ids, model.params, out_fn, x, mask_value)
     else:
         lead = (None,) * (int(batched) + int(model.num_stacked > 0))
         ids = jax.lax.with_sharding_constraint(ids, NamedSharding(mesh, P(_MESH_AXIS)))
@@ -141,7 +148,7 @@ def _sweep(
             mesh=mesh,
             in_specs=(P(_MESH_AXIS), P(), P(), P(), P()),
             out_specs=P(*lead, _MESH_AXIS),
-        )(ids, model.params, out_fn, x, baseline)
+        )(ids, model.params, out_fn, x, mask_value)
     v = v[..., :total].astype(_result_dtype())
     if getattr(out_fn, "minus_empty", False):
         v = v - v[..., :1]
@@ -213,25 +220,27 @@ def evaluate(
     x,
     players: Players,
     *,
-    baseline=None,
+    mask_value=None,
     chunk_size: int | None = None,
     batched: bool | None = None,
     mesh: Mesh | str | None = "auto",
     check_finite: bool = True,
+    baseline=None,
 ) -> jax.Array:
     """Values of ``model`` on all ``2**n`` masked versions of ``x``, in bitmask order.
 
     ``v[T] = value(model(x_T))`` where ``x_T`` keeps the elements of the players in ``T`` and
-    puts the baseline elsewhere (METHOD.md §1; He et al. 2025, arXiv:2505.06993).
+    puts the mask value elsewhere (METHOD.md §1; He et al. 2025, arXiv:2505.06993).
 
     Args:
       model: from :func:`from_nnx`, :func:`from_linen`, :func:`from_fn` (or stacked with
         :func:`stack_models`).
       x: one input of the shape the model takes per example, or a batch ``(B, *shape)``.
       players: which elements each player owns (:class:`interjax.Players`).
-      baseline: value of masked elements; ``None`` = zeros; any array broadcastable to one input,
-        or ``(B, *shape)`` for one baseline per input. For integer inputs (token ids) an
-        integer, e.g. the mask token's id; the inputs keep their dtype through the sweep.
+      mask_value: value of masked elements; ``None`` = zeros; any array broadcastable to one
+        input, or ``(B, *shape)`` for one mask value per input (e.g.
+        :func:`interjax.mean_mask_value`). For integer inputs (token ids) an integer, e.g. the
+        mask token's id; the inputs keep their dtype through the sweep.
       chunk_size: masked inputs evaluated at once per sample and model (bounds memory);
         default keeps about 2**19 input elements per chunk on CPU, 2**25 on accelerators.
       batched: whether ``x`` carries a leading batch axis. Default: true if the target is one
@@ -242,8 +251,12 @@ def evaluate(
       mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
         or pass a ``Mesh`` with one axis, or ``None`` for one device.
       check_finite: raise, naming some masks, if the model's value is NaN or infinite (and
-        whether ``x`` or the baseline held NaN themselves); a host ``x`` (NumPy, lists) holding
-        NaN or inf is refused before any work.
+        whether ``x`` or the mask value held NaN themselves); a host ``x`` (NumPy, lists)
+        holding NaN or inf is refused before any work. Inside ``jax.jit``, ``vmap`` or ``grad``
+        the values cannot be read, so only the static checks run there; ``evaluate`` then
+        composes like any JAX function (tests/test_composability.py).
+      baseline: alias of ``mask_value`` (its former name; passing both is a TypeError).
+        "Baseline" now names only the baseline models of METHOD.md §4.
 
     Returns:
       ``(2**n,)``, ``(B, 2**n)``, ``(P, 2**n)`` or ``(P, B, 2**n)`` values, float64 when
@@ -261,12 +274,18 @@ def evaluate(
         )
     if not isinstance(players, Players):
         raise TypeError(f"players must be an ij.Players, got {type(players).__name__}")
+    if baseline is not None:
+        if mask_value is not None:
+            raise TypeError(
+                "evaluate got both mask_value= and baseline= (its alias); pass only mask_value="
+            )
+        mask_value = baseline
     x = check_input(x, check_finite)
-    if baseline is None and jnp.issubdtype(x.dtype, jnp.integer):
+    if mask_value is None and jnp.issubdtype(x.dtype, jnp.integer):
         raise ValueError(
-            f"x holds integers ({x.dtype}: token ids?) and no baseline was given; masked "
+            f"x holds integers ({x.dtype}: token ids?) and no mask value was given; masked "
             "players would become 0, whatever token that id is. Pass the id that stands for a "
-            "masked token, e.g. baseline=MASK_ID (the tokenizer's mask or pad id)."
+            "masked token, e.g. mask_value=MASK_ID (the tokenizer's mask or pad id)."
         )
     check_batched(batched, x)
     check_mesh(mesh)
@@ -283,7 +302,7 @@ def evaluate(
             f"{err} (x of shape {tuple(x.shape)} was read as {read}; pass batched= if that is "
             "wrong)"
         ) from None
-    b, per_sample = check_baseline(baseline, input_shape, x.dtype, num_samples)
+    b, per_sample = check_mask_value(mask_value, input_shape, x.dtype, num_samples)
     if mesh == "auto":
         mesh = _default_mesh()
     num_devices = 1 if mesh is None else mesh.size
@@ -320,7 +339,7 @@ def evaluate(
         output_kind=_output_kind(model.output),
     )
     if check_finite and not isinstance(v, jax.core.Tracer) and not bool(all_finite):
-        _raise_if_not_finite(v, n, diagnose_nonfinite(x, baseline))
+        _raise_if_not_finite(v, n, diagnose_nonfinite(x, mask_value))
     return v
 
 
@@ -452,6 +471,6 @@ def _raise_if_not_finite(v, n, note: str = ""):
     )
     raise FloatingPointError(
         f"the model's value is NaN or infinite on {len(bad)} of {finite.size} masked inputs, "
-        f"e.g. {shown}. Check the baseline (masked inputs may be out of the model's domain) or "
+        f"e.g. {shown}. Check the mask value (masked inputs may be out of the model's domain) or "
         "the value function (probabilities of exactly 0 or 1 give infinite log-odds)." + note
     )

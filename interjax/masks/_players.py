@@ -3,7 +3,7 @@
 A :class:`Players` holds an integer *membership* array: for every element of the part of the
 input it covers, the id of the player that owns it, or ``-1`` for background. Background elements
 are kept at their value in every masked input (``background="keep"``, default) or replaced by the
-baseline in every one (``background="mask"``).
+mask value in every one (``background="mask"``).
 
 How membership lines up with one (unbatched) input ``x`` of shape ``s``:
 
@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["Players"]
 
 Background = Literal["keep", "mask"]
-KINDS = ("features", "patches", "segments", "tokens")
+PLAYER_KINDS = ("features", "patches", "segments", "tokens")
 
 
 def _int(value, name: str, low: int = 0) -> int:
@@ -95,8 +95,8 @@ class Players:
         object.__setattr__(self, "membership", m)
         if self.background not in ("keep", "mask"):
             raise ValueError(f"background must be 'keep' or 'mask', got {self.background!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind not in PLAYER_KINDS:
+            raise ValueError(f"kind must be one of {PLAYER_KINDS}, got {self.kind!r}")
         object.__setattr__(self, "n", _int(self.n, "n (the number of players)"))
         if self.n < 1:
             raise ValueError(f"need at least one player, got n={self.n}")
@@ -365,9 +365,9 @@ class Players:
         """One player per token position of a sequence of length ``L``.
 
         The input is either the token ids, shape ``(L,)`` (integer; ``(B, L)`` for a batch),
-        masked by replacing a token's id by a mask id (``baseline=MASK_ID``); or the embedded
-        sequence ``(L, D)``, masked by replacing a token's whole embedding row by a baseline
-        embedding (e.g. :func:`interjax.token_baseline`), for a model that starts from
+        masked by replacing a token's id by a mask id (``mask_value=MASK_ID``); or the embedded
+        sequence ``(L, D)``, masked by replacing a token's whole embedding row by a mask
+        embedding (e.g. :func:`interjax.token_mask_value`), for a model that starts from
         embeddings. Over several checkpoints or models, use ids: each model embeds them with
         its own embedding table, while a pre-embedded sequence holds one model's embeddings.
 

@@ -13,8 +13,6 @@ from interjax.transform._mobius import (
     or_interactions,
     or_inverse,
     reconstruct,
-    subset_sums,
-    superset_sums,
     work_dtype,
 )
 
@@ -32,7 +30,5 @@ __all__ = [
     "pairwise_shapley_interactions",
     "reconstruct",
     "shapley_values",
-    "subset_sums",
-    "superset_sums",
     "work_dtype",
 ]

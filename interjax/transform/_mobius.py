@@ -31,13 +31,13 @@ from interjax._core import (
     check_same_coalitions,
     check_values,
     mobius,
+    num_players_of,
     or_inverse_transform,
     or_transform,
     refuse_nonfinite_values,
     subset_sums_raw,
-    superset_sums_raw,
 )
-from interjax.masks import coalition_sizes, num_players_of
+from interjax.masks import coalition_sizes
 
 __all__ = [
     "and_interactions",
@@ -49,14 +49,17 @@ __all__ = [
     "or_interactions",
     "or_inverse",
     "reconstruct",
-    "subset_sums",
-    "superset_sums",
     "work_dtype",
 ]
 
 
 def work_dtype(dtype=None):
-    """float64 when ``jax_enable_x64`` is on, else float32; never lower than ``dtype``."""
+    """float64 when ``jax_enable_x64`` is on, else float32; never lower than ``dtype``.
+
+    Example:
+      >>> str(work_dtype(jnp.float16)) in ("float32", "float64")  # float64 with x64 on
+      True
+    """
     wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # honours jax.enable_x64 contexts too
     return wide if dtype is None else jax.dtypes.canonicalize_dtype(jnp.promote_types(wide, dtype))
 
@@ -152,20 +155,6 @@ def and_inverse(I) -> jax.Array:
       [0.0, 1.0, 2.0, 5.0]
     """
     return _checked_call(_and_inverse_core, [I], ["I"])
-
-
-subset_sums = and_inverse
-
-
-@jax.jit
-def _superset_core(w):
-    w, n = _as_values(w)
-    return _rowwise(lambda r: superset_sums_raw(r, n), w, n), _all_finite(w)
-
-
-def superset_sums(w) -> jax.Array:
-    """``out(S) = Σ_{T⊇S} w(T)`` in O(n·2^n)."""
-    return _checked_call(_superset_core, [w], ["w"])
 
 
 @jax.jit

@@ -37,21 +37,30 @@ X = jnp.arange(6.0)
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"baseline": jnp.zeros(5)}, ValueError, "does not broadcast"),
-        ({"baseline": jnp.zeros((2, 6))}, ValueError, "does not broadcast"),
-        ({"baseline": np.array([1 + 1j] * 6)}, TypeError, "real number"),
+        ({"mask_value": jnp.zeros(5)}, ValueError, "does not broadcast"),
+        ({"mask_value": jnp.zeros((2, 6))}, ValueError, "does not broadcast"),
+        ({"mask_value": np.array([1 + 1j] * 6)}, TypeError, "real number"),
         ({"chunk_size": 0}, ValueError, "chunk_size"),
     ],
 )
 def test_bad_baseline_and_chunk(model, kwargs, error, match):
     with pytest.raises(error, match=match):
         ij.evaluate(model, X, ij.Players.features(4), **kwargs)
+    if "mask_value" in kwargs:  # the alias baseline= is checked the same way
+        with pytest.raises(error, match=match):
+            ij.evaluate(model, X, ij.Players.features(4), baseline=kwargs["mask_value"])
+
+
+@pytest.mark.usefixtures("no_sweep")
+def test_mask_value_and_its_alias_baseline_together_are_refused(model):
+    with pytest.raises(TypeError, match="both mask_value= and baseline="):
+        ij.evaluate(model, X, ij.Players.features(4), mask_value=0.0, baseline=0.0)
 
 
 @pytest.mark.usefixtures("no_sweep")
 def test_float_baseline_for_integer_input(model):
     with pytest.raises(TypeError, match="cannot replace integer inputs"):
-        ij.evaluate(model, jnp.arange(6), ij.Players.features(4), baseline=0.5)
+        ij.evaluate(model, jnp.arange(6), ij.Players.features(4), mask_value=0.5)
 
 
 @pytest.mark.usefixtures("no_sweep")
@@ -100,13 +109,13 @@ def test_memory_refused_with_estimate(model, monkeypatch):
 
 
 def test_nan_values_name_the_masks():
-    # log of a negative number when player 0 is masked (baseline -1): NaN on half the masks
+    # log of a negative number when player 0 is masked (mask value -1): NaN on half the masks
     m = ij.from_fn(
         lambda p, xb: jnp.log(xb[:, :1]) * p, jnp.ones((1, 2)), output=ij.logit(target=0)
     )
     with pytest.raises(FloatingPointError, match=r"NaN or infinite on 4 of 8.*T=0 players \(\)"):
-        ij.evaluate(m, jnp.ones(3), ij.Players.features(3), baseline=-1.0)
-    v = ij.evaluate(m, jnp.ones(3), ij.Players.features(3), baseline=-1.0, check_finite=False)
+        ij.evaluate(m, jnp.ones(3), ij.Players.features(3), mask_value=-1.0)
+    v = ij.evaluate(m, jnp.ones(3), ij.Players.features(3), mask_value=-1.0, check_finite=False)
     assert np.isnan(np.asarray(v)).sum() == 4
 
 
@@ -140,7 +149,7 @@ def fast(limit: float = 1.0):
         (X, {"mesh": "gpu"}, TypeError, "mesh must be 'auto'"),
         (X, {"chunk_size": 2.0}, ValueError, "chunk_size must be a positive int"),
         (X, {"chunk_size": True}, ValueError, "chunk_size must be a positive int"),
-        (jnp.zeros((2, 6)), {"baseline": jnp.zeros((3, 6))}, ValueError, r"or \(2, 6\)"),
+        (jnp.zeros((2, 6)), {"mask_value": jnp.zeros((3, 6))}, ValueError, r"or \(2, 6\)"),
     ],
 )
 def test_bad_inputs_before_any_work(model, x, kwargs, error, match):
@@ -188,10 +197,10 @@ def test_nan_in_a_device_input_is_named(model):
     """A device x is not copied to the host up front (no added sync): the sweep's own flag
     catches the NaN values, and the error then says x itself carried them."""
     x = jnp.arange(6.0).at[2].set(jnp.nan)
-    with pytest.raises(FloatingPointError, match=r"x itself holds NaN or inf \(first at \(2,\)\)"):
+    with pytest.raises(FloatingPointError, match=r"x has 1 NaN or infinite entries of 6 \(first"):
         ij.evaluate(model, x, ij.Players.features(4))
-    with pytest.raises(FloatingPointError, match="The baseline itself holds NaN"):
-        ij.evaluate(model, X, ij.Players.features(4), baseline=jnp.full(6, jnp.nan))
+    with pytest.raises(FloatingPointError, match="The mask value has 6 NaN or infinite entries"):
+        ij.evaluate(model, X, ij.Players.features(4), mask_value=jnp.full(6, jnp.nan))
 
 
 def test_nan_in_x_is_allowed_when_not_checked(model):

@@ -72,7 +72,8 @@ def test_values_equal_hand_masked_inputs(net, x):
     players = ij.Players.features([3, 0, 7, 11, 5], num_features=D)
     b = np.linspace(-1, 1, D)
     model = ij.from_nnx(net, output=ij.log_odds(target=2))
-    v = ij.evaluate(model, x, players, baseline=b)
+    v = ij.evaluate(model, x, players, mask_value=b)
+    np.testing.assert_array_equal(v, ij.evaluate(model, x, players, baseline=b))  # the alias
     ref = brute_force_values(net, x, players.membership, b, 5, lambda o: np_log_odds(o, 2))
     assert v.shape == (32,) and v.dtype == jnp.float64
     np.testing.assert_allclose(v, ref, rtol=1e-5, atol=1e-5)
@@ -137,10 +138,10 @@ def test_per_sample_baselines(net):
     bs = jnp.asarray(np.random.default_rng(3).normal(size=(3, D)))
     players = ij.Players.features(4)
     model = ij.from_nnx(net, output=ij.logit(target=1))
-    vb = ij.evaluate(model, xs, players, baseline=bs)
+    vb = ij.evaluate(model, xs, players, mask_value=bs)
     for i in range(3):
         np.testing.assert_allclose(
-            vb[i], ij.evaluate(model, xs[i], players, baseline=bs[i]), atol=1e-6
+            vb[i], ij.evaluate(model, xs[i], players, mask_value=bs[i]), atol=1e-6
         )
 
 

@@ -90,6 +90,8 @@ def test_bad_players(make, error, match):
         (lambda: ij.token_baseline(jnp.zeros((3, 2)), 1.0), TypeError, "token_id must be an int"),
         (lambda: ij.token_baseline(jnp.zeros((3, 2)), 3), ValueError, "out of range"),
         (lambda: ij.mean_baseline(jnp.zeros((3, 2)), axis=2), ValueError, "axis 2 is out of"),
+        (lambda: ij.token_mask_value(jnp.zeros(3), 0), ValueError, "must be"),
+        (lambda: ij.mean_mask_value(jnp.zeros((0, 2))), ValueError, "non-empty reference"),
     ],
 )
 def test_bad_coalitions_and_baselines(call, error, match):
