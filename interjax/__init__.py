@@ -33,9 +33,11 @@ from interjax.masks import (
     from_msb_order,
     graded_order,
     mean_baseline,
+    mean_mask_value,
     orders,
     to_msb_order,
     token_baseline,
+    token_mask_value,
 )
 from interjax.solve import (
     AndOr,
@@ -92,6 +94,7 @@ __all__ = [
     "masks",
     "matching_error",
     "mean_baseline",
+    "mean_mask_value",
     "noise_floor",
     "or_interactions",
     "or_inverse",
@@ -108,5 +111,6 @@ __all__ = [
     "to_msb_order",
     "to_shapiq",
     "token_baseline",
+    "token_mask_value",
     "transform",
 ]
