@@ -220,11 +220,11 @@ assert rule_salient.sum() >= 16 and rule_share > 0.8 > 0.3 > overall_share
 
 # %%
 summary = analyze.summarize(traj, run.train_loss, run.test_loss)
-H = np.array(summary["profile_all"]["power"])
+H = summary.profiles["all"].power
 print("H over training:", ", ".join(f"{s} {h:.2f}" for s, h in zip(steps, H, strict=True)))
 
-g = np.array(summary["profile_all"]["generalizable_strength"])[final].sum(0)  # per order
-ng = np.array(summary["profile_all"]["nongeneralizable_strength"])[final].sum(0)
+g = summary.profiles["all"].generalizable_strength[final].sum(0)  # per order
+ng = summary.profiles["all"].nongeneralizable_strength[final].sum(0)
 orders = np.arange(len(g))
 mean_order_g, mean_order_ng = (orders * g).sum() / g.sum(), (orders * ng).sum() / ng.sum()
 print(f"mean order at the last checkpoint: G=1 {mean_order_g:.2f}, G=0 {mean_order_ng:.2f}")
@@ -245,21 +245,21 @@ fig.set_size_inches(9, 3.2)
 # is missing.
 
 # %%
-phases = summary["phases"]
-print(phases["rule"])
-print(f"-> {phases['reason']}; boundaries at steps {phases['boundary_steps']}")
+phases = summary.phases
+print(phases.as_dict()["rule"])
+print(f"-> {phases.reason}; boundaries at steps {phases.boundary_steps}")
 print(" step | H smoothed | G=1 strength | G=0 strength")
 for row in zip(
-    phases["steps"],
-    phases["power_smoothed"],
-    phases["generalizable_smoothed"],
-    phases["nongeneralizable_smoothed"],
+    phases.steps,
+    phases.power_smoothed,
+    phases.generalizable_smoothed,
+    phases.nongeneralizable_smoothed,
     strict=True,
 ):
     print(" {:>4} | {:10.3f} | {:12.2f} | {:12.2f}".format(*row))
 
-assert phases["found"]
-b1, b3 = phases["end_of_phase1"], phases["start_of_phase3"]
+assert phases.found
+b1, b3 = phases.end_of_phase1, phases.start_of_phase3
 assert 0 < b1 <= b3 < len(steps) - 1
 assert H[0] < H.max() - 0.15 and H[-1] < H.max() - 0.05  # H rises, then falls
 
@@ -278,10 +278,10 @@ assert H[0] < H.max() - 0.15 and H[-1] < H.max() - 0.05  # H rises, then falls
 # phase boundaries.
 
 # %%
-lg = summary["loss_gap"]
-print(f"corr(loss gap, non-generalizable strength) = {lg['correlation']:.3f}")
-print(f"gap onset at step {lg['onset_step']}, end of phase 1 at step {lg['end_of_phase1_step']}")
-assert lg["correlation"] > 0.8
+lg = summary.loss_gap
+print(f"corr(loss gap, non-generalizable strength) = {lg.correlation:.3f}")
+print(f"gap onset at step {lg.onset_step}, end of phase 1 at step {phases.boundary_steps[0]}")
+assert lg.correlation > 0.8
 
 fig, axes = report.plot_power_and_loss(summary, run.train_loss, run.test_loss)
 fig.set_size_inches(6.5, 3.2)
@@ -293,8 +293,8 @@ fig.set_size_inches(6.5, 3.2)
 # from test behaviour, the test - train gap of the cross-entropy shrinks when they are removed.
 
 # %%
-removal = summary["removal"]
-before, after = np.array(removal["gap_before"]), np.array(removal["gap_after"])
+removal = summary.removal
+before, after = np.array(removal.gap_before), np.array(removal.gap_after)
 for step, b, a in zip(steps, before, after, strict=True):
     print(f"  step {step:>4}: test - train cross-entropy {b:+.3f} -> {a:+.3f} after removal")
 assert after[-1] < 0.5 * before[-1] and after[1:].mean() < 0.5 * before[1:].mean()

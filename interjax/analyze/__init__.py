@@ -11,10 +11,9 @@ from interjax.analyze._dynamics import (
 from interjax.analyze._generalization import (
     GeneralizationProfile,
     generalization_labels,
-    generalization_power,
     generalization_profile,
 )
-from interjax.analyze._summary import summarize
+from interjax.analyze._summary import Summary, SummaryProfile, SummaryRemoval, summarize
 from interjax.analyze._trajectory import (
     Trajectory,
     check_token_inputs,
@@ -26,12 +25,14 @@ __all__ = [
     "GeneralizationProfile",
     "LossGap",
     "Phases",
+    "Summary",
+    "SummaryProfile",
+    "SummaryRemoval",
     "Trajectory",
     "check_token_inputs",
     "detect_phases",
     "fit_salient",
     "generalization_labels",
-    "generalization_power",
     "generalization_profile",
     "loss_gap",
     "removal_experiment",

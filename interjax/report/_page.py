@@ -9,16 +9,21 @@ from __future__ import annotations
 import html
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from interjax._files import write_bytes_atomic, write_json_atomic, write_npz_atomic
 from interjax.report._plots import (
+    _as_summary,
     plot_generalization_by_order,
     plot_patch_interactions,
     plot_power_and_loss,
     plot_removal,
 )
+
+if TYPE_CHECKING:
+    from interjax.analyze import Summary
 
 __all__ = ["save_figure", "write_report"]
 
@@ -64,7 +69,7 @@ def _ids(ids: list) -> str:
 
 
 def _run_lines(run: dict | None) -> list[str]:
-    """What was analysed (``summary["run"]`` of ``interjax analyze``): checkpoints, model,
+    """What was analysed (``Summary.run``, set by ``interjax analyze``): checkpoints, model,
     players, mask value, samples and baselines, so the page says how its numbers came about."""
     if not run:
         return []
@@ -100,49 +105,50 @@ def _run_lines(run: dict | None) -> list[str]:
     ]
 
 
-def _markdown(title, summary, metrics, figures) -> str:
-    ph = summary["phases"]
+def _markdown(title, summary: Summary, metrics, figures) -> str:
+    ph = summary.phases
     lines = [f"# {title}", ""]
-    s = summary["settings"]
+    s = summary.settings
     lines += [
         f"{s['n']} players, {s['num_baselines']} baseline models, salient threshold "
         f"{s['ratio']:.0%} of the strongest interaction, q_ratio {s['q_ratio']}, solver "
         f"tolerance {s['tol']} (largest certified relative gap reached: "
-        f"{summary['solver']['max_relative_gap']:.1e})"
+        f"{summary.max_relative_gap:.1e})"
         + (f", transforms in {s['precision']}." if "precision" in s else "."),
         "",
     ]
-    lines += _run_lines(summary.get("run"))
+    lines += _run_lines(summary.run)
+    b1, b2 = ph.boundary_steps
     lines += [
         "## Three phases",
         "",
-        f"**{'Found' if ph['found'] else 'Not found'}**: {ph['reason']}. Rule: {ph['rule']}.",
+        f"**{'Found' if ph.found else 'Not found'}**: {ph.reason}. Rule: {ph.as_dict()['rule']}.",
         "",
-        f"End of phase 1: step {_fmt(ph['boundary_steps'][0])}; start of phase 3: step "
-        f"{_fmt(ph['boundary_steps'][1])}.",
+        f"End of phase 1: step {_fmt(b1)}; start of phase 3: step {_fmt(b2)}.",
         "",
     ]
-    if "loss_gap" in summary:
-        lg = summary["loss_gap"]
+    if summary.loss_gap is not None:
+        lg = summary.loss_gap
         lines += [
             "## Loss gap",
             "",
             f"Correlation over checkpoints between the train-test loss gap and the "
-            f"non-generalizable strength: **{_fmt(lg['correlation'])}**. The gap reaches "
-            f"{lg['onset_fraction']:.0%} of its maximum at step {_fmt(lg['onset_step'])} "
-            f"(end of phase 1: step {_fmt(lg['end_of_phase1_step'])}).",
+            f"non-generalizable strength: **{_fmt(lg.correlation)}**. The gap reaches "
+            f"{lg.onset_fraction:.0%} of its maximum at step {_fmt(lg.onset_step)} "
+            f"(end of phase 1: step {_fmt(b1)}).",
             "",
         ]
-    rem = summary["removal"]
-    if "gap_before" in rem:
+    rem = summary.removal
+    if rem.gap_before is not None:
+        before, after = rem.loss_before, rem.loss_after
         lines += [
             "## Removing the non-generalizable interactions",
             "",
             "Cross-entropy of the analysed samples at the last checkpoint, before → after "
             "removal: train "
-            f"{_fmt(rem['train']['loss_before'][-1])} → {_fmt(rem['train']['loss_after'][-1])}, "
-            f"test {_fmt(rem['test']['loss_before'][-1])} → {_fmt(rem['test']['loss_after'][-1])}"
-            f"; test − train gap {_fmt(rem['gap_before'][-1])} → {_fmt(rem['gap_after'][-1])}.",
+            f"{_fmt(before['train'][-1])} → {_fmt(after['train'][-1])}, "
+            f"test {_fmt(before['test'][-1])} → {_fmt(after['test'][-1])}"
+            f"; test − train gap {_fmt(rem.gap_before[-1])} → {_fmt(rem.gap_after[-1])}.",
             "",
         ]
     lines += [
@@ -151,11 +157,11 @@ def _markdown(title, summary, metrics, figures) -> str:
         "| step | H (all) | H (train) | H (test) | train loss | test loss |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    for t, step in enumerate(summary["steps"]):
+    power = {g: p.power.tolist() for g, p in summary.profiles.items()}  # Python floats
+    for t, step in enumerate(summary.steps):
 
         def h(group, t=t):
-            p = summary.get(f"profile_{group}")
-            return _fmt(p["power"][t]) if p else "–"
+            return _fmt(power[group][t]) if group in power else "–"
 
         tr = _fmt(metrics["train_loss"][t]) if metrics else "–"
         te = _fmt(metrics["test_loss"][t]) if metrics else "–"
@@ -204,7 +210,7 @@ def _html(markdown_text: str) -> str:
 
 def write_report(
     out_dir,
-    summary: dict,
+    summary: Summary | dict,
     arrays: dict,
     *,
     title: str = "interjax analysis",
@@ -222,7 +228,9 @@ def write_report(
 
     Args:
       out_dir: output folder (created if missing).
-      summary: from :func:`interjax.analyze.summarize` (T checkpoints).
+      summary: a :class:`interjax.analyze.Summary` (T checkpoints; from
+        :func:`interjax.analyze.summarize`), or its ``as_dict()`` (e.g. a loaded
+        ``summary.json``); ``summary.json`` is its ``as_dict()`` with ``metrics`` added.
       arrays: named NumPy arrays for ``arrays.npz`` (e.g. ``Trajectory.arrays()``).
       title: the page's heading.
       metrics: optional ``{"train_loss": (T,), "test_loss": (T,)}``, tabulated and plotted.
@@ -255,9 +263,10 @@ def write_report(
       ['arrays.npz', 'report.html', 'report.md', 'summary.json']
       ['generalization_by_order.png', 'power_and_loss.png', 'removal.png']
     """
+    summary = _as_summary(summary)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "summary.json", {**summary, "metrics": metrics})
+    write_json_atomic(out / "summary.json", {**summary.as_dict(), "metrics": metrics})
     write_npz_atomic(out / "arrays.npz", **arrays)
     figures = []
     train = metrics["train_loss"] if metrics else None

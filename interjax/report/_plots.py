@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from interjax.analyze import Summary
 
 __all__ = [
     "plot_generalization_by_order",
@@ -30,6 +35,21 @@ def _plt():
     return plt
 
 
+def _as_summary(summary):
+    """A :class:`interjax.analyze.Summary`; a dict in ``summary.json``'s layout is read with
+    ``Summary.from_dict``."""
+    from interjax.analyze import Summary
+
+    if isinstance(summary, Summary):
+        return summary
+    if isinstance(summary, dict):
+        return Summary.from_dict(summary)
+    raise TypeError(
+        f"expected an interjax.analyze.Summary (from summarize) or its as_dict(), got "
+        f"{type(summary).__name__}"
+    )
+
+
 def _outline_segments(mask: np.ndarray) -> list:
     """Pixel-edge segments around the ``True`` cells of a 2-D mask (imshow coordinates: pixel
     ``(r, c)`` spans ``[c-½, c+½] × [r-½, r+½]``), so a patch is outlined along its border."""
@@ -52,7 +72,7 @@ def _group_label(lo, hi):
     return f"order {lo}" if lo == hi else f"order ≥ {lo}"
 
 
-def plot_generalization_by_order(summary: dict, group: str = "all"):
+def plot_generalization_by_order(summary: Summary | dict, group: str = "all"):
     """Generalizable (solid) and non-generalizable (dashed) salient strength over training, per
     kind (AND, OR) and order group.
 
@@ -61,29 +81,34 @@ def plot_generalization_by_order(summary: dict, group: str = "all"):
     (METHOD.md §4-5).
 
     Args:
-      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)`` and
-        ``profile_{group}``'s ``generalizable_strength`` and ``nongeneralizable_strength``,
-        each ``(T, 2, n+1)``.
+      summary: a :class:`interjax.analyze.Summary` (or its ``as_dict()``); reads ``steps``
+        ``(T,)`` and ``profiles[group]``'s ``generalizable_strength`` and
+        ``nongeneralizable_strength``, each ``(T, 2, n+1)``.
       group: ``"all"``, ``"train"`` or ``"test"`` samples.
 
     Returns:
       ``(fig, axes)`` with two axes: AND, OR.
 
     Example:
-      >>> import matplotlib.pyplot as plt
+      >>> import jax.numpy as jnp, numpy as np, matplotlib.pyplot as plt, interjax as ij
+      >>> from interjax.analyze import summarize, trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> players, steps = ij.Players.features(3), [0, 10]
+      >>> traj = trajectory(model, ckpts, ckpts[1:], x, y, players, steps=steps, is_test=[0, 1])
       >>> from interjax.report import plot_generalization_by_order
-      >>> g = [[[0.0, 1.0, 0.5], [0.0, 0.2, 0.0]], [[0.0, 2.0, 1.0], [0.0, 0.3, 0.1]]]
-      >>> profile = {"generalizable_strength": g, "nongeneralizable_strength": g}
-      >>> fig, axes = plot_generalization_by_order({"steps": [0, 100], "profile_all": profile})
+      >>> fig, axes = plot_generalization_by_order(summarize(traj))
       >>> len(axes), axes[0].get_title()
       (2, 'AND interactions (all samples)')
       >>> plt.close(fig)
     """
     plt = _plt()
-    prof = summary[f"profile_{group}"]
-    steps = np.asarray(summary["steps"])
-    g = np.asarray(prof["generalizable_strength"])  # (T, 2, n+1)
-    ng = np.asarray(prof["nongeneralizable_strength"])
+    summary = _as_summary(summary)
+    prof = summary.profiles[group]
+    steps = np.asarray(summary.steps)
+    g = np.asarray(prof.generalizable_strength)  # (T, 2, n+1)
+    ng = np.asarray(prof.nongeneralizable_strength)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     x = np.maximum(steps, 1)
@@ -103,7 +128,7 @@ def plot_generalization_by_order(summary: dict, group: str = "all"):
     return fig, axes
 
 
-def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
+def plot_power_and_loss(summary: Summary | dict, train_loss=None, test_loss=None):
     """Generalization power H over training with train/test loss and the phase boundaries.
 
     ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` per checkpoint (METHOD.md §4) on the left axis, losses on the
@@ -111,35 +136,37 @@ def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
     (METHOD.md §5; He et al. 2025, arXiv:2505.06993).
 
     Args:
-      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)``,
-        ``profile_{all,train,test}["power"]`` ``(T,)`` where present and
-        ``phases["boundary_steps"]``.
+      summary: a :class:`interjax.analyze.Summary` (or its ``as_dict()``); reads ``steps``
+        ``(T,)``, ``profiles[group].power`` ``(T,)`` for the groups present and
+        ``phases.boundary_steps``.
       train_loss, test_loss: optional ``(T,)`` losses.
 
     Returns:
       ``(fig, (ax, ax2))``: the power axis and the twin loss axis.
 
     Example:
-      >>> import matplotlib.pyplot as plt
+      >>> import jax.numpy as jnp, numpy as np, matplotlib.pyplot as plt, interjax as ij
+      >>> from interjax.analyze import summarize, trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> players, steps = ij.Players.features(3), [0, 10]
+      >>> traj = trajectory(model, ckpts, ckpts[1:], x, y, players, steps=steps, is_test=[0, 1])
       >>> from interjax.report import plot_power_and_loss
-      >>> summary = {
-      ...     "steps": [0, 10, 100],
-      ...     "profile_all": {"power": [0.4, 0.8, 0.6]},
-      ...     "phases": {"boundary_steps": [10, None]},
-      ... }
-      >>> fig, (ax, ax2) = plot_power_and_loss(summary, [0.7, 0.4, 0.1], [0.7, 0.5, 0.6])
+      >>> fig, (ax, ax2) = plot_power_and_loss(summarize(traj), [0.7, 0.4], [0.7, 0.5])
       >>> len(ax.lines), len(ax2.lines), ax.get_ylabel()
-      (2, 2, 'generalization power H')
+      (3, 2, 'generalization power H')
       >>> plt.close(fig)
     """
+    summary = _as_summary(summary)
     plt = _plt()
-    steps = np.maximum(np.asarray(summary["steps"]), 1)
+    steps = np.maximum(np.asarray(summary.steps), 1)
     fig, ax = plt.subplots(figsize=(7, 4))
     for group, style in (("all", "-"), ("train", ":"), ("test", "-.")):
-        if f"profile_{group}" in summary:
+        if group in summary.profiles:
             ax.plot(
                 steps,
-                summary[f"profile_{group}"]["power"],
+                summary.profiles[group].power,
                 style,
                 color="C0",
                 label=f"H ({group} samples)",
@@ -155,7 +182,7 @@ def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
         ax2.set_ylabel("cross-entropy")
     marks: dict[int, list[str]] = {}  # boundaries at the same step share one line and label
     for b, name in zip(
-        summary["phases"]["boundary_steps"], ("end of phase 1", "start of phase 3"), strict=True
+        summary.phases.boundary_steps, ("end of phase 1", "start of phase 3"), strict=True
     ):
         if b is not None:
             marks.setdefault(max(int(b), 1), []).append(name)
@@ -169,7 +196,7 @@ def plot_power_and_loss(summary: dict, train_loss=None, test_loss=None):
     return fig, (ax, ax2)
 
 
-def plot_removal(summary: dict):
+def plot_removal(summary: Summary | dict):
     """Cross-entropy on train and test samples before and after removing the
     non-generalizable interactions, over training.
 
@@ -178,32 +205,38 @@ def plot_removal(summary: dict):
     §5; He et al. 2025, arXiv:2505.06993).
 
     Args:
-      summary: from :func:`interjax.analyze.summarize`; reads ``steps`` ``(T,)`` and
-        ``removal[group]["loss_before" | "loss_after"]`` ``(T,)`` for ``train`` and ``test``.
+      summary: a :class:`interjax.analyze.Summary` (or its ``as_dict()``); reads ``steps``
+        ``(T,)`` and ``removal.loss_before[group]``, ``removal.loss_after[group]`` ``(T,)``
+        for ``train`` and ``test``.
 
     Returns:
       ``(fig, ax)``.
 
     Example:
-      >>> import matplotlib.pyplot as plt
+      >>> import jax.numpy as jnp, numpy as np, matplotlib.pyplot as plt, interjax as ij
+      >>> from interjax.analyze import summarize, trajectory
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> ckpts = [jnp.zeros((3, 2)), jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])]
+      >>> x, y = jnp.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.5]]), np.array([1, 0])
+      >>> players, steps = ij.Players.features(3), [0, 10]
+      >>> traj = trajectory(model, ckpts, ckpts[1:], x, y, players, steps=steps, is_test=[0, 1])
       >>> from interjax.report import plot_removal
-      >>> removal = {
-      ...     "train": {"loss_before": [0.7, 0.2], "loss_after": [0.7, 0.3]},
-      ...     "test": {"loss_before": [0.7, 0.6], "loss_after": [0.7, 0.4]},
-      ... }
-      >>> fig, ax = plot_removal({"steps": [0, 100], "removal": removal})
+      >>> fig, ax = plot_removal(summarize(traj))
       >>> len(ax.lines), ax.get_xscale()
       (4, 'log')
       >>> plt.close(fig)
     """
+    summary = _as_summary(summary)
     plt = _plt()
-    steps = np.maximum(np.asarray(summary["steps"]), 1)
+    steps = np.maximum(np.asarray(summary.steps), 1)
     fig, ax = plt.subplots(figsize=(7, 4))
+    rem = summary.removal
     for group, color in (("train", "C1"), ("test", "C3")):
-        r = summary["removal"].get(group)
-        if r:
-            ax.plot(steps, r["loss_before"], color=color, label=f"{group}, before")
-            ax.plot(steps, r["loss_after"], color=color, ls="--", label=f"{group}, after removal")
+        if group in rem.loss_before:
+            ax.plot(steps, rem.loss_before[group], color=color, label=f"{group}, before")
+            ax.plot(
+                steps, rem.loss_after[group], color=color, ls="--", label=f"{group}, after removal"
+            )
     ax.set_xscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("cross-entropy of the analysed samples")

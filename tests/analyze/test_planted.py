@@ -89,10 +89,11 @@ def test_label_noise_is_fitted_by_nongeneralizable_interactions(result):
 def test_summary_is_complete(result):
     traj, _, _ = result
     s = analyze.summarize(traj, train_loss=[0.7, 0.3, 0.1, 0.01], test_loss=[0.7, 0.35, 0.3, 0.4])
-    assert len(s["profile_all"]["power"]) == len(STEPS)
-    assert set(s["phases"]) >= {"found", "reason", "boundary_steps", "rule"}
-    assert np.isfinite(s["loss_gap"]["correlation"])
-    assert s["solver"]["max_relative_gap"] <= 1e-3
+    assert len(s.profiles["all"].power) == len(STEPS)
+    assert list(s.profiles) == ["all", "train"]  # no held-out samples here
+    assert set(s.as_dict()["phases"]) >= {"found", "reason", "boundary_steps", "rule"}
+    assert np.isfinite(s.loss_gap.correlation)
+    assert s.max_relative_gap <= s.settings["tol"] + 1e-9  # the fits' certified tolerance
 
 
 def test_demo_task_end_to_end_and_resume(tmp_path):
