@@ -11,6 +11,7 @@ from interjax.analyze._dynamics import (
 from interjax.analyze._generalization import (
     GeneralizationProfile,
     generalization_labels,
+    generalization_power,
     generalization_profile,
 )
 from interjax.analyze._summary import Summary, SummaryProfile, SummaryRemoval, summarize
@@ -33,6 +34,7 @@ __all__ = [
     "detect_phases",
     "fit_salient",
     "generalization_labels",
+    "generalization_power",
     "generalization_profile",
     "loss_gap",
     "removal_experiment",
