@@ -168,6 +168,11 @@ def default_chunk_size(
 
     :func:`evaluate` runs stacked models one after the other, so it asks with
     ``num_models=1``.
+
+    Example:
+      >>> c = default_chunk_size(10, (30,))
+      >>> c & (c - 1) == 0 and 1 <= c <= 2**10  # a power of two, at most 2**n
+      True
     """
     size = _input_size(input_shape)
     backend = jax.default_backend()
@@ -203,7 +208,12 @@ def memory_estimate(
 ) -> dict:
     """Bytes the sweep needs: the value vectors of every model and one chunk of masked inputs
     (stacked models run one after the other; activations of the model come on top, roughly in
-    proportion to the chunk)."""
+    proportion to the chunk).
+
+    Example:
+      >>> memory_estimate(10, (30,), 4, chunk_size=256)
+      {'values': 8192, 'chunk_inputs': 30720, 'total': 69632}
+    """
     chunk = chunk_size or default_chunk_size(n, input_shape, num_samples)
     values = 2**n * max(num_samples, 1) * max(num_models, 1) * 8
     chunk_inputs = chunk * _input_size(input_shape) * itemsize * max(num_samples, 1)

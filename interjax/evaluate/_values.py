@@ -216,7 +216,13 @@ ValueFn = LogOdds | Logit | Probability | Callable[[Any], Any]
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class CustomValue:
-    """A user function ``fn(output_of_one_input) -> scalar``, held static (hash by identity)."""
+    """A user function ``fn(output_of_one_input) -> scalar``, held static (hash by identity).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> float(CustomValue(lambda o: o[1] - o[0])(jnp.array([1.0, 3.0])))
+      2.0
+    """
 
     fn: Callable = dataclasses.field(metadata={"static": True})
 
@@ -225,7 +231,12 @@ class CustomValue:
 
 
 def as_value_fn(output) -> LogOdds | Logit | Probability | CustomValue:
-    """Return ``output`` as a value-function pytree; wrap a plain callable in CustomValue."""
+    """Return ``output`` as a value-function pytree; wrap a plain callable in CustomValue.
+
+    Example:
+      >>> type(as_value_fn(lambda o: o.sum())).__name__, type(as_value_fn(logit(0))).__name__
+      ('CustomValue', 'Logit')
+    """
     if isinstance(output, _Targeted | CustomValue):
         return output
     if callable(output):
