@@ -60,12 +60,11 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp())
     run = data.train_run(factory, ds, tmp / "run", total_steps=2000, num_saves=a.checkpoints)
     split = data.baseline_split(ds)
-    bases = [nnx.split(m)[1] for m in data.train_baselines(factory, split, num=3, steps=2000)]
+    bases = [nnx.state(m) for m in data.train_baselines(factory, split, num=3, steps=2000)]
     k = a.samples // 2
     x = np.concatenate([ds.x_train[:k], split.x_heldout[: a.samples - k]])
     y = np.concatenate([ds.y_train[:k], split.y_heldout[: a.samples - k]])
     players = data.breast_cancer_players()
-    graphdef, _ = nnx.split(factory())
     results = {
         "machine": machine_info(a.device_name),
         "checkpoints": len(run.steps),
@@ -80,17 +79,17 @@ def main(argv=None):
             t0 = time.perf_counter()
             with orbax_source(run.checkpoints, model_factory=factory) as src:
                 steps, params = src.restore_many()
-            template = ij.from_nnx(nnx.merge(graphdef, params[0]), output=ij.log_odds(target=0))
+                model = src.factory_model.model(params[0], ij.log_odds(target=y))
             traces_before = _sweep._cache_size()
             traj = analyze.trajectory(
-                template,
+                model,
                 params,
                 bases,
                 x,
                 y,
                 players,
                 steps=steps,
-                baseline=ij.mean_baseline(ds.x_train),
+                mask_value=ij.mean_baseline(ds.x_train),
                 iterate_dtype=None if dtype == "float64" else dtype,
                 tol=a.tol,
                 max_iters=20_000,

@@ -4,7 +4,8 @@
 
 A planted-rule MLP (10 features, ``n`` feature players) is trained with optax while
 ``--checkpoints`` Orbax checkpoints are saved; 3 baselines are trained on half of the test
-split. Then ``interjax._pipeline.analyze_run`` (what ``interjax analyze`` runs) analyses
+split. Then ``prepare_analysis`` and ``interjax._pipeline.analyze_run`` (what ``interjax analyze``
+runs) analyse
 ``--samples`` samples (half training, half held out) at every checkpoint, in groups of 10
 checkpoints, each group one sweep and one batched solve written as a stage file, then the
 report. The process's resident memory (``VmRSS``) is sampled after every group and its peak
@@ -35,7 +36,8 @@ from _common import machine_info, result_row, write_json  # noqa: E402
 
 import interjax as ij  # noqa: E402
 from interjax import data  # noqa: E402
-from interjax._pipeline import AnalysisInputs, analysis_memory, analyze_run  # noqa: E402
+from interjax._pipeline import analysis_memory, analyze_run  # noqa: E402
+from interjax.analyze import prepare_analysis  # noqa: E402
 from interjax.checkpoints import orbax_source  # noqa: E402
 
 MIB = 2**20
@@ -80,26 +82,20 @@ def main(argv=None):
     is_test = np.r_[np.zeros(k, bool), np.ones(a.samples - k, bool)]
     players = ij.Players.features(a.n, num_features=10)
     source = orbax_source(run.checkpoints, model_factory=factory)
-    graphdef, _ = nnx.split(factory())
-    template = ij.from_nnx(
-        nnx.merge(graphdef, source.restore(run.steps[0])), output=ij.log_odds(target=0)
-    )
-    inputs = AnalysisInputs(
-        model=template,
-        steps=run.steps,
-        restore=source.restore,
-        baseline_params=[nnx.split(b)[1] for b in bases],
-        x=x,
-        y=y,
+    inputs = prepare_analysis(
+        source,
+        x,
+        y,
+        players,
+        baseline_params=[nnx.state(b) for b in bases],
         is_test=is_test,
-        players=players,
         metrics={
             "steps": list(run.steps),
             "train_loss": list(run.train_loss),
             "test_loss": list(run.test_loss),
         },
     )
-    param_bytes = sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(template.params))
+    param_bytes = sum(d.itemsize * int(np.prod(sh)) for sh, d in source.stored_arrays().values())
     estimate = analysis_memory(a.n, len(run.steps), len(x), len(bases), 10, param_bytes)
     rss_before = rss_bytes()
     per_group = []
@@ -126,7 +122,7 @@ def main(argv=None):
         "fits": (len(run.steps) + len(bases)) * len(x),
         "analysis_s": seconds,
         "setup_s": t0 - t_start,
-        "max_relative_gap": summary["solver"]["max_relative_gap"],
+        "max_relative_gap": summary.max_relative_gap,
         "rss_before_analysis_mib": rss_before / MIB,
         "rss_after_analysis_mib": rss_after / MIB,
         "peak_rss_mib": peak_rss_bytes() / MIB,

@@ -150,8 +150,11 @@ def _train_and_pick(net, ds, steps, seed, say):
 def run_demo(
     out_dir: str | Path = "interjax-out", *, quiet: bool = False, steps: int = 600, seed: int = 0
 ) -> dict:
-    """Run the demo; returns the summary dict that is also written to ``out_dir``."""
-    jax.config.update("jax_enable_x64", True)
+    """Run the demo; returns the summary dict that is also written to ``out_dir``.
+
+    Changes no global setting: ``interjax demo`` turns on JAX's x64 mode once at its start,
+    so the transforms and fits run in float64 (a caller of this function decides for itself).
+    """
     from flax import nnx
 
     import interjax as ij

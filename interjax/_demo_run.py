@@ -65,12 +65,12 @@ def run_task(
 ) -> dict:
     from flax import nnx
 
-    import interjax as ij
     from interjax import data
-    from interjax._pipeline import AnalysisInputs, analyze_run
+    from interjax._pipeline import analyze_run
+    from interjax.analyze import prepare_analysis
     from interjax.checkpoints import orbax_source
 
-    ds, factory, players, baseline, total, lr = _task(name, seed)
+    ds, factory, players, mask_value, total, lr = _task(name, seed)
     t0 = time.perf_counter()
     run_dir = out / "run"
     if (run_dir / "metrics.json").exists():
@@ -97,38 +97,27 @@ def run_task(
     x = np.concatenate([ds.x_train[:samples], split.x_heldout[:samples]])
     y = np.concatenate([ds.y_train[:samples], split.y_heldout[:samples]])
     is_test = np.r_[np.zeros(samples, bool), np.ones(samples, bool)]
-    source = orbax_source(run.checkpoints, model_factory=factory)
-    graphdef, _ = nnx.split(factory())
-    template = ij.from_nnx(
-        nnx.merge(graphdef, source.restore(run.steps[0])), output=ij.log_odds(target=0)
-    )
     metrics = {
         "steps": list(run.steps),
         "train_loss": list(run.train_loss),
         "test_loss": list(run.test_loss),
     }
-    inputs = AnalysisInputs(
-        model=template,
-        steps=run.steps,
-        restore=source.restore,
-        baseline_params=[nnx.split(b)[1] for b in bases],
-        x=x,
-        y=y,
-        is_test=is_test,
-        players=players,
-        baseline=baseline,
-        metrics=metrics,
-        image=ds.x_test[0] if name == "digits" else None,
-    )
     t1 = time.perf_counter()
-    summary = analyze_run(
-        inputs,
-        out / "analysis",
-        title=f"interjax demo: {name}",
-        iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
-        quiet=quiet,
-    )
-    source.close()
+    with orbax_source(run.checkpoints, model_factory=factory) as source:
+        prepared = prepare_analysis(
+            source,
+            x,
+            y,
+            players,
+            baseline_params=[nnx.state(b) for b in bases],
+            is_test=is_test,
+            mask_value=mask_value,
+            metrics=metrics,
+            image=ds.x_test[0] if name == "digits" else None,
+        )
+        summary = analyze_run(
+            prepared, out / "analysis", title=f"interjax demo: {name}", quiet=quiet
+        ).as_dict()
     summary["seconds"] = {"train": t1 - t0, "analysis": time.perf_counter() - t1}
     ph, lg = summary["phases"], summary.get("loss_gap", {})
     rem = summary["removal"]

@@ -10,24 +10,23 @@ than mixed). A lock file refuses a second run into the same folder while one is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from interjax._files import write_json_atomic, write_npz_atomic
+from interjax.analyze import AnalysisSettings, PreparedAnalysis, Summary
 
 __all__ = [
-    "AnalysisInputs",
     "OutputLock",
     "analysis_key",
     "analysis_memory",
-    "analysis_settings",
     "analyze_run",
     "check_memory_budget",
     "check_output_folder",
@@ -104,92 +103,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class AnalysisInputs:
-    """What an analysis needs, in arrays: the analysed samples and the models' parameters.
-
-    ``baseline_params`` is a list of parameter sets, or a function returning one (called only
-    when the baselines' fits are not already in the output folder: a resumed run does not
-    train them again); a function needs ``plan``, the JSON description of the inputs (where
-    the checkpoints, data and baselines come from, ``plan["baselines"]["count"]`` of them)
-    that keys the stage files in the weights' place. ``plan`` is also written to
-    ``summary.json`` as ``"run"``.
-    """
-
-    def __init__(
-        self,
-        *,
-        model,
-        steps: Sequence[int],
-        restore: Callable[[int], Any],
-        baseline_params: Sequence[Any] | Callable[[], Sequence[Any]],
-        x,
-        y,
-        is_test,
-        players,
-        baseline=None,
-        metrics: dict | None = None,
-        image=None,
-        plan: dict | None = None,
-    ):
-        self.model, self.steps, self.restore = model, [int(s) for s in steps], restore
-        if callable(baseline_params) and plan is None:
-            raise ValueError("baseline_params given as a function needs a plan that names them")
-        self.baseline_params = (
-            baseline_params if callable(baseline_params) else list(baseline_params)
-        )
-        self.x, self.y, self.is_test = np.asarray(x), np.asarray(y), np.asarray(is_test, bool)
-        self.players, self.baseline = players, baseline
-        self.metrics, self.image, self.plan = metrics, image, plan
-
-    def num_baselines(self) -> int:
-        if callable(self.baseline_params):
-            return int(self.plan["baselines"]["count"])
-        return len(self.baseline_params)
-
-
-def analysis_settings(
-    *,
-    q_ratio: float = 0.02,
-    ratio: float = 0.05,
-    same_sign: bool = False,
-    tol: float = 1e-2,
-    max_iters: int = 20_000,
-    group_size: int = 10,
-    iterate_dtype=None,
-) -> dict:
-    """The settings that decide an analysis's numbers, with the precision of the transforms
-    (``float64`` when JAX's x64 mode is on, else ``float32``): a resumed run never mixes two."""
-    import jax
-
-    return {
-        "q_ratio": q_ratio,
-        "ratio": ratio,
-        "same_sign": same_sign,
-        "tol": tol,
-        "max_iters": max_iters,
-        "group_size": group_size,
-        "iterate_dtype": str(iterate_dtype),
-        "precision": str(jax.dtypes.canonicalize_dtype(np.float64)),
-    }
-
-
-def analysis_key(inputs: AnalysisInputs, settings: dict) -> str:
+def analysis_key(prepared: PreparedAnalysis, settings: AnalysisSettings) -> str:
     """The fingerprint of an analysis: its settings and inputs (samples, players, mask value,
     steps, and the baselines: their weights, or the plan that names them)."""
     h = hashlib.sha256()
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    h.update(json.dumps(inputs.steps).encode())
-    for a in (inputs.x, inputs.y, inputs.is_test, inputs.players.membership):
+    h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
+    h.update(json.dumps(prepared.steps).encode())
+    for a in (prepared.x, prepared.y, prepared.is_test, prepared.players.membership):
         h.update(np.ascontiguousarray(a).tobytes())
-    h.update(inputs.players.kind.encode())
-    if inputs.baseline is not None:
-        h.update(np.ascontiguousarray(np.asarray(inputs.baseline)).tobytes())
-    if inputs.plan is not None:
-        h.update(json.dumps(inputs.plan, sort_keys=True, default=str).encode())
-    if not callable(inputs.baseline_params):
+    h.update(prepared.players.kind.encode())
+    if prepared.mask_value is not None:
+        h.update(np.ascontiguousarray(np.asarray(prepared.mask_value)).tobytes())
+    if prepared.plan is not None:
+        h.update(json.dumps(prepared.plan, sort_keys=True, default=str).encode())
+    if not callable(prepared.baseline_params):
         import jax
 
-        for leaf in jax.tree.leaves(inputs.baseline_params):  # the baselines' weights themselves
+        for leaf in jax.tree.leaves(prepared.baseline_params):  # the baselines' weights
             h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
     return h.hexdigest()[:16]
 
@@ -278,71 +208,49 @@ def check_memory_budget(estimate: dict, budget: int | None) -> int:
 
 
 def analyze_run(
-    inputs: AnalysisInputs,
+    prepared: PreparedAnalysis,
     out_dir,
     *,
     title: str,
-    group_size: int = 10,
-    q_ratio: float = 0.02,
-    ratio: float = 0.05,
-    same_sign: bool = False,
-    tol: float = 1e-2,
-    max_iters: int = 20_000,
-    iterate_dtype=None,
+    settings: AnalysisSettings | None = None,
     quiet: bool = False,
     progress: Callable | None = None,
     memory_budget: int | None = None,
     key: str | None = None,
-) -> dict:
+) -> Summary:
     """Analyse every checkpoint against the baselines, resumably; write the report.
 
-    The solver's default tolerance here is a certified relative gap of 1e-2 (not the library's
-    1e-3): the analysis needs the salient sets, which a 1% gap leaves essentially unchanged,
-    while some fits need many more iterations for 1e-3 (on the demo's breast-cancer run one
-    baseline fit needed over 50k). The largest gap reached is reported.
+    A short loop over groups of ``settings.group_size`` checkpoints, each restored once
+    (:meth:`PreparedAnalysis.groups`) and fitted by :func:`interjax.analyze.fit_models`, the
+    same code as :func:`interjax.analyze.trajectory`; each group's fits are saved as a stage
+    file, so an interrupted run resumes at the first missing group. The baseline models' fits
+    are one more stage, computed with the first group. Then :func:`interjax.analyze.label_fits`,
+    :func:`interjax.analyze.summarize` and :func:`interjax.report.write_report`.
 
-    Checkpoints are analysed in groups of ``group_size`` (each group one sweep and one batched
-    solve, saved as a stage file): an interrupted run resumes at the first missing group. Larger
-    groups keep the solver's lanes busier; smaller ones lose less work to an interruption.
-    ``same_sign``: a baseline must also agree on the interaction's sign (METHOD.md §4).
     ``memory_budget`` (bytes; default 80% of the available host memory): the run is refused
     before any work when :func:`analysis_memory` estimates more, instead of being killed by
     the OS half-way. ``key``: the fingerprint :func:`analysis_key` computed by the caller (who
     checked the output folder with it before preparing the inputs); computed here otherwise.
 
-    Returns the summary dict (also in ``OUT/summary.json``).
+    Returns the :class:`interjax.analyze.Summary` (also in ``OUT/summary.json``).
     """
     from interjax import analyze, report
-    from interjax.analyze import fit_salient
-    from interjax.evaluate import evaluate, log_odds, stack_models
 
     out = Path(out_dir)
-    settings = analysis_settings(
-        q_ratio=q_ratio,
-        ratio=ratio,
-        same_sign=same_sign,
-        tol=tol,
-        max_iters=max_iters,
-        group_size=group_size,
-        iterate_dtype=iterate_dtype,
-    )
-    import jax
-
-    param_bytes = sum(
-        int(getattr(leaf, "nbytes", 0)) for leaf in jax.tree.leaves(inputs.model.params)
-    )
+    settings = settings or AnalysisSettings()
+    param_bytes = _param_bytes(prepared.source)
     check_memory_budget(
         analysis_memory(
-            inputs.players.n,
-            len(inputs.steps),
-            len(inputs.x),
-            inputs.num_baselines(),
-            group_size,
+            prepared.players.n,
+            len(prepared.steps),
+            len(prepared.x),
+            prepared.num_baselines(),
+            settings.group_size,
             param_bytes,
         ),
         memory_budget,
     )
-    key = key or analysis_key(inputs, settings)
+    key = key or analysis_key(prepared, settings)
     stages = out / "stages"
     with OutputLock(out):
         stages.mkdir(parents=True, exist_ok=True)
@@ -350,123 +258,161 @@ def analyze_run(
             for tmp in folder.glob(".*.tmp"):
                 if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", tmp.name):
                     tmp.unlink(missing_ok=True)
-        model = inputs.model.with_output(log_odds(target=inputs.y))
+        stage = _Stages(stages, key)
+        model = None
 
-        def fit(v):
-            return fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype)
-
-        def stage(name, compute):
-            path = stages / f"{name}.npz"
-            if path.exists():
-                with np.load(path) as z:
-                    if str(z["fingerprint"]) == key:
-                        return {k: z[k] for k in z.files if k != "fingerprint"}
-                raise RuntimeError(
-                    f"{path} was written by an analysis with other settings or inputs; use a "
-                    "new --out folder (or remove the old one) instead of mixing results."
-                )
-            arrays = compute()
-            write_npz_atomic(path, fingerprint=np.asarray(key), **arrays)
-            return arrays
+        def fit(params):
+            (fits,) = analyze.fit_models(
+                model,
+                [params],
+                prepared.x,
+                prepared.y,
+                prepared.players,
+                mask_value=prepared.mask_value,
+                settings=settings,
+            )
+            return fits
 
         def baselines():
-            params = inputs.baseline_params
-            vb = evaluate(
-                stack_models(model, params() if callable(params) else params),
-                inputs.x,
-                inputs.players,
-                baseline=inputs.baseline,
-                batched=True,
-            )
-            inter, sal, gap = fit(vb)
-            return {"interactions": inter, "salient": sal, "relative_gap": gap}
+            params = prepared.baseline_params
+            return fit(params(model) if callable(params) else params).arrays()
 
-        base = stage("baselines", baselines)
-        groups = [inputs.steps[i : i + group_size] for i in range(0, len(inputs.steps), group_size)]
-        parts = []
+        parts = stage.finished_groups()
+        done = {int(s) for p in parts for s in p["steps"]}
+        last = max(done, default=None)
+        todo = [s for s in prepared.steps if last is None or s > last]
+        size = settings.group_size
         from tqdm.auto import tqdm
 
         bar = tqdm(
-            groups, desc=f"{title}: checkpoint groups", unit="group", disable=quiet, leave=False
+            total=-(-len(prepared.steps) // size),
+            initial=len(parts),
+            desc=f"{title}: checkpoint groups",
+            unit="group",
+            disable=quiet,
+            leave=False,
         )
-        for gi, steps in enumerate(bar):
-
-            def compute(steps=steps):
-                padded = steps + [steps[-1]] * (group_size - len(steps))  # one compiled shape
-                stacked = stack_models(model, [inputs.restore(s) for s in padded])
-                v = evaluate(
-                    stacked, inputs.x, inputs.players, baseline=inputs.baseline, batched=True
-                )[: len(steps)]
-                inter, sal, gap = fit(v)
-                return {
-                    "values": np.asarray(v),
-                    "interactions": inter,
-                    "salient": sal,
-                    "relative_gap": gap,
-                }
-
-            parts.append(stage(f"checkpoints_{gi:03d}", compute))
+        for group in prepared.groups(size, todo if parts else None) if todo else ():
+            steps, params = [s for s, _ in group], [p for _, p in group]
+            model = model or prepared.model(params[0])
+            if not stage.has("baselines"):
+                stage.write("baselines", baselines())
+            padded = params + [params[-1]] * (size - len(params))  # one compiled shape
+            fits = fit(padded)
+            arrays = {k: a[: len(steps)] for k, a in fits.arrays().items()}
+            arrays["steps"] = np.asarray(steps)
+            if prepared.losses is not None:
+                arrays["losses"] = np.asarray(
+                    [prepared.losses(model.with_params(p)) for p in params], np.float64
+                )
+            parts.append(stage.write(f"checkpoints_{len(parts):03d}", arrays))
+            bar.update()
             if progress is not None:
-                progress(gi + 1, len(groups))
-        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        gen = np.asarray(
-            analyze.generalization_labels(
-                cat["salient"],
-                base["salient"][:, None],
-                same_sign=same_sign,
-                target_values=cat["interactions"],
-                baseline_values=base["interactions"][:, None],
-            )
+                progress(len(parts), bar.total)
+        bar.close()
+        if not stage.has("baselines"):  # every group done before, by an interrupted run
+            model = prepared.first_model()
+            stage.write("baselines", baselines())
+        base = analyze.ModelFits(**{f: stage.read("baselines")[f] for f in _FITS})
+        checkpoints = analyze.ModelFits(**{f: np.concatenate([p[f] for p in parts]) for f in _FITS})
+        steps = np.concatenate([p["steps"] for p in parts]).astype(int).tolist()
+        traj = analyze.label_fits(
+            checkpoints,
+            base,
+            steps=steps,
+            targets=prepared.y,
+            is_test=prepared.is_test,
+            settings=settings,
         )
-        traj = analyze.Trajectory(
-            steps=np.asarray(inputs.steps),
-            is_test=inputs.is_test,
-            targets=inputs.y,
-            values=cat["values"],
-            interactions=cat["interactions"],
-            salient=cat["salient"],
-            generalizable=gen,
-            baseline_interactions=base["interactions"],
-            baseline_salient=base["salient"],
-            relative_gap=cat["relative_gap"],
-            baseline_relative_gap=base["relative_gap"],
-            settings={
-                **settings,
-                "n": inputs.players.n,
-                "num_baselines": inputs.num_baselines(),
-            },
-        )
-        m = inputs.metrics
-        summary = analyze.summarize(traj, m and m["train_loss"], m and m["test_loss"])
-        summary["fingerprint"] = key
-        if inputs.plan is not None:
-            summary["run"] = inputs.plan
+        metrics = _metrics(prepared, parts, steps)
+        summary = analyze.summarize(traj, metrics and metrics["train_loss"],
+                                    metrics and metrics["test_loss"])  # fmt: skip
+        summary = dataclasses.replace(summary, fingerprint=key, run=prepared.plan)
         records = None
-        if inputs.image is not None:
-            last = len(inputs.steps) - 1
-            j = 0
-            vals = traj.interactions[last, j]
-            ks, ss = np.nonzero(traj.salient[last, j])
-            order = np.argsort(-np.abs(vals[ks, ss]))
-            from interjax.masks import coalition_players
-
-            records = [
-                {
-                    "players": list(coalition_players(int(ss[i]), inputs.players.n)),
-                    "kind": ("and", "or")[int(ks[i])],
-                    "value": float(vals[ks[i], ss[i]]),
-                }
-                for i in order
-            ]
+        if prepared.image is not None:  # the last checkpoint's salient interactions, sample 0
+            records = _salient_records(traj.interactions[-1, 0], traj.salient[-1, 0])
         report.write_report(
             out,
             summary,
             traj.arrays(),
             title=title,
-            metrics=m,
-            image=inputs.image,
-            membership=inputs.players.membership,
+            metrics=metrics,
+            image=prepared.image,
+            membership=prepared.players.membership,
             image_records=records,
         )
         write_json_atomic(out / "done.json", {"fingerprint": key})
     return summary
+
+
+_FITS = ("values", "interactions", "salient", "relative_gap")
+
+
+class _Stages:
+    """The stage files of one analysis in ``OUT/stages``: each carries the fingerprint, and a
+    file of another analysis is refused rather than mixed."""
+
+    def __init__(self, folder: Path, key: str):
+        self.folder, self.key = folder, key
+
+    def has(self, name: str) -> bool:
+        return (self.folder / f"{name}.npz").exists()
+
+    def read(self, name: str) -> dict:
+        path = self.folder / f"{name}.npz"
+        with np.load(path) as z:
+            if str(z["fingerprint"]) == self.key:
+                return {k: z[k] for k in z.files if k != "fingerprint"}
+        raise RuntimeError(
+            f"{path} was written by an analysis with other settings or inputs; use a "
+            "new --out folder (or remove the old one) instead of mixing results."
+        )
+
+    def write(self, name: str, arrays: dict) -> dict:
+        write_npz_atomic(self.folder / f"{name}.npz", fingerprint=np.asarray(self.key), **arrays)
+        return arrays
+
+    def finished_groups(self) -> list[dict]:
+        """The checkpoint groups already done, in order (stops at the first missing one)."""
+        parts = []
+        while self.has(f"checkpoints_{len(parts):03d}"):
+            parts.append(self.read(f"checkpoints_{len(parts):03d}"))
+        return parts
+
+
+def _param_bytes(source) -> int:
+    """Bytes of one checkpoint's model variables, from the checkpoint's metadata."""
+    stored = source.stored_arrays() if hasattr(source, "stored_arrays") else {}
+    return sum(np.dtype(d).itemsize * int(np.prod(shape)) for shape, d in stored.values())
+
+
+def _metrics(prepared: PreparedAnalysis, parts: list[dict], steps: list[int]) -> dict | None:
+    """Per analysed step train and test losses: computed in the groups, or as logged."""
+    if prepared.losses is not None:
+        losses = np.concatenate([p["losses"] for p in parts])
+        return {"steps": steps, "train_loss": losses[:, 0].tolist(),
+                "test_loss": losses[:, 1].tolist()}  # fmt: skip
+    if prepared.metrics is None:
+        return None
+    at = {int(s): i for i, s in enumerate(prepared.metrics["steps"])}
+    return {
+        "steps": steps,
+        **{
+            k: [float(prepared.metrics[k][at[s]]) for s in steps]
+            for k in ("train_loss", "test_loss")
+        },
+    }
+
+
+def _salient_records(interactions, salient) -> list[dict]:
+    """The salient interactions ``(2, N)`` of one fit as records, strongest first."""
+    from interjax.masks import coalition_sizes, num_players_of
+    from interjax.solve import Salient
+
+    kinds, sets = np.nonzero(salient)
+    values = interactions[kinds, sets]
+    order = np.argsort(-np.abs(values), kind="stable")
+    n = num_players_of(interactions.shape[-1])
+    sizes = np.asarray(coalition_sizes(n))
+    sal = Salient(sets[order], kinds[order], values[order], sizes[sets[order]], n=n)
+    return sal.as_records()

@@ -337,16 +337,14 @@ def _analyze_checkpoints(
     from interjax import _user_run as user
     from interjax import data
     from interjax._pipeline import (
-        AnalysisInputs,
         analysis_key,
         analysis_memory,
-        analysis_settings,
         analyze_run,
         check_memory_budget,
         check_output_folder,
     )
+    from interjax.analyze import AnalysisSettings, prepare_analysis
     from interjax.checkpoints import CheckpointSource
-    from interjax.evaluate import log_odds
 
     def open_source(folder):
         return opened.enter_context(
@@ -392,7 +390,7 @@ def _analyze_checkpoints(
     num_baselines = len(baseline_sources) or args.baselines
     budget = None if args.memory_budget is None else int(args.memory_budget * 2**30)
     param_bytes = sum(d.itemsize * int(np.prod(shape)) for shape, d in stored.values())
-    check_memory_budget(
+    check_memory_budget(  # before any baseline is trained
         analysis_memory(players.n, len(steps), len(x), num_baselines, 10, param_bytes), budget
     )
     first_seed = 1000
@@ -429,7 +427,7 @@ def _analyze_checkpoints(
         "baselines": baselines_plan,
         "steps_listed": steps,
     }
-    settings = dict(
+    settings = AnalysisSettings(
         q_ratio=args.q_ratio,
         ratio=args.ratio,
         same_sign=args.same_sign,
@@ -437,7 +435,7 @@ def _analyze_checkpoints(
         iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
     )
 
-    def train_baselines():
+    def train_baselines(model):
         if baseline_sources:
             return [b.restore(b.all_steps()[-1]) for b in baseline_sources]
         return user.train_user_baselines(
@@ -449,57 +447,46 @@ def _analyze_checkpoints(
             steps=args.baseline_steps,
             learning_rate=args.baseline_lr,
             first_seed=first_seed,
-            like=inputs.model.params,
+            like=model.params,
             quiet=args.quiet,
         )
 
-    inputs = AnalysisInputs(
-        model=None,  # the architecture with the first readable step's variables, below
-        steps=steps,
-        restore=source.restore,
+    x_held, y_held = ds.x_test[heldout], ds.y_test[heldout]
+
+    def losses(model):
+        return (
+            user.cross_entropy_of(model, model.params, ds.x_train, ds.y_train),
+            user.cross_entropy_of(model, model.params, x_held, y_held),
+        )
+
+    prepared = prepare_analysis(
+        source,
+        x,
+        y,
+        players,
         baseline_params=train_baselines,
-        x=x,
-        y=y,
         is_test=is_test,
-        players=players,
-        baseline=mask,
+        mask_value=mask,
+        steps=steps,
+        losses=losses,
         plan=plan,
     )
-    key = analysis_key(inputs, analysis_settings(**settings))
+    key = analysis_key(prepared, settings)
     check_output_folder(out, key)  # another analysis's results there: refused before work
 
-    # 5. the work: losses at every readable step, baselines, fits, report
-    from tqdm.auto import tqdm
-
-    losses = {"train_loss": [], "test_loss": []}
-    read = []
-    x_held, y_held = ds.x_test[heldout], ds.y_test[heldout]
-    bar = tqdm(total=len(steps), desc="reading checkpoints", unit="step", disable=args.quiet,
-               leave=False)  # fmt: skip
-    for step, params in source.readable():  # unreadable steps: named in a warning, skipped
-        bar.update()
-        if inputs.model is None:
-            inputs.model = described.model(params, log_odds(target=0))
-        read.append(step)
-        model = inputs.model
-        losses["train_loss"].append(user.cross_entropy_of(model, params, ds.x_train, ds.y_train))
-        losses["test_loss"].append(user.cross_entropy_of(model, params, x_held, y_held))
-    bar.close()
-    inputs.steps = read
-    inputs.metrics = {"steps": read, **losses}
+    # 5. the work: each checkpoint restored once (losses and fits), baselines, report
     summary = analyze_run(
-        inputs,
+        prepared,
         args.out,
         title=f"interjax analysis of {args.checkpoints}",
+        settings=settings,
         quiet=args.quiet,
         memory_budget=budget,
         key=key,
-        **settings,
     )
     if not args.quiet:
-        ph = summary["phases"]
         print(
-            f"analysed {len(read)} checkpoints; phases: {ph['reason']}; report: "
+            f"analysed {len(summary.steps)} checkpoints; phases: {summary.phases.reason}; report: "
             f"{Path(args.out) / 'report.md'}"
         )
 

@@ -34,7 +34,8 @@ from flax import nnx
 
 import interjax as ij
 from interjax import data
-from interjax._pipeline import AnalysisInputs, analyze_run
+from interjax._pipeline import analyze_run
+from interjax.analyze import AnalysisSettings, prepare_analysis
 from interjax.checkpoints import orbax_source
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -140,6 +141,9 @@ def test_value_function_classes_never_share_a_compiled_sweep():
         assert np.isclose(float(v[-1]), expect, rtol=1e-6)
 
 
+SETTINGS = AnalysisSettings(group_size=2)
+
+
 def analysis_inputs(src):
     """As the CLI builds them: checkpoints restored from Orbax, seeded baselines, 2 train and 2
     test samples, 4 players; 4 checkpoints: with group_size=2, every fit (2 baselines, 2
@@ -147,17 +151,14 @@ def analysis_inputs(src):
     ds = dataset()
     split = data.baseline_split(ds, protocol="paper")
     baselines = data.train_baselines(factory, split, num=2, steps=20)
-    graphdef, _ = nnx.split(factory())
-    steps = src.all_steps()[:4]
-    return AnalysisInputs(
-        model=ij.from_nnx(nnx.merge(graphdef, src.restore(steps[0])), output=ij.log_odds(0)),
-        steps=steps,
-        restore=src.restore,
-        baseline_params=[nnx.split(m)[1] for m in baselines],
-        x=np.concatenate([ds.x_train[:2], ds.x_test[:2]]),
-        y=np.concatenate([ds.y_train[:2], ds.y_test[:2]]),
+    return prepare_analysis(
+        src,
+        np.concatenate([ds.x_train[:2], ds.x_test[:2]]),
+        np.concatenate([ds.y_train[:2], ds.y_test[:2]]),
+        ij.Players.features(4, num_features=6),
+        baseline_params=[nnx.state(m) for m in baselines],
         is_test=np.array([False, False, True, True]),
-        players=ij.Players.features(4, num_features=6),
+        steps=src.all_steps()[:4],
     )
 
 
@@ -165,7 +166,7 @@ def test_analysis_twice_gives_identical_files(run, tmp_path):
     with orbax_source(run.checkpoints, model_factory=factory) as src:
         inputs = analysis_inputs(src)
         for name in ("a", "b"):
-            analyze_run(inputs, tmp_path / name, title="t", group_size=2, quiet=True)
+            analyze_run(inputs, tmp_path / name, title="t", settings=SETTINGS, quiet=True)
     for name in ("summary.json", "arrays.npz", "report.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -186,7 +187,9 @@ SCRIPT = textwrap.dedent("""
     with orbax_source(ckpt, model_factory=factory) as src:
         if mode == "values":  # the pipeline's sweep: stacked checkpoints restored from Orbax
             inputs = analysis_inputs(src)
-            stacked = ij.stack_models(inputs.model, [src.restore(s) for s in inputs.steps])
+            stacked = ij.stack_models(
+                inputs.first_model(), [src.restore(s) for s in inputs.steps]
+            )
             kw = dict(batched=True)
             model = stacked.with_output(ij.log_odds(target=inputs.y))
             np.savez(
@@ -197,7 +200,8 @@ SCRIPT = textwrap.dedent("""
             )
         else:
             from interjax._pipeline import analyze_run
-            analyze_run(analysis_inputs(src), out, title="t", group_size=2, quiet=True)
+            from tests.test_determinism import SETTINGS
+            analyze_run(analysis_inputs(src), out, title="t", settings=SETTINGS, quiet=True)
 """)
 
 
@@ -226,7 +230,7 @@ def test_values_on_four_devices_of_orbax_restored_checkpoints(run, tmp_path):
     four = np.load(on_devices(run.checkpoints, tmp_path / "four.npz", "values", 4))
     with orbax_source(run.checkpoints, model_factory=factory) as src:
         inputs = analysis_inputs(src)
-        stacked = ij.stack_models(inputs.model, [src.restore(s) for s in inputs.steps])
+        stacked = ij.stack_models(inputs.first_model(), [src.restore(s) for s in inputs.steps])
         model = stacked.with_output(ij.log_odds(target=inputs.y))
         one = np.asarray(ij.evaluate(model, inputs.x, inputs.players, batched=True))
         one16 = np.asarray(

@@ -27,7 +27,8 @@ from flax import nnx
 
 import interjax as ij
 from interjax import data
-from interjax._pipeline import AnalysisInputs, OutputLock, analyze_run
+from interjax._pipeline import OutputLock, analyze_run
+from interjax.analyze import AnalysisSettings, prepare_analysis
 from interjax.checkpoints import orbax_source
 from tests.helpers import folder_hash, write_user_data
 
@@ -211,23 +212,24 @@ def small_inputs(user_run):
     ds = data.planted_rules(num_train=64, num_test=64, num_features=6, seed=1)
     split = data.baseline_split(ds, protocol="paper")
     baselines = data.train_baselines(factory, split, num=2, steps=20)
-    graphdef, _ = nnx.split(factory())
-    inputs = AnalysisInputs(
-        model=ij.from_nnx(nnx.merge(graphdef, src.restore(0)), output=ij.log_odds(target=0)),
-        steps=steps,
-        restore=src.restore,
-        baseline_params=[nnx.split(m)[1] for m in baselines],
-        x=np.concatenate([ds.x_train[:2], ds.x_test[:2]]),
-        y=np.concatenate([ds.y_train[:2], ds.y_test[:2]]),
+    inputs = prepare_analysis(
+        src,
+        np.concatenate([ds.x_train[:2], ds.x_test[:2]]),
+        np.concatenate([ds.y_train[:2], ds.y_test[:2]]),
+        ij.Players.features(4, num_features=6),
+        baseline_params=[nnx.state(m) for m in baselines],
         is_test=np.array([False, False, True, True]),
-        players=ij.Players.features(4, num_features=6),
+        steps=steps,
     )
     yield inputs
     src.close()
 
 
 def analyze_small(inputs, out, progress=None):
-    return analyze_run(inputs, out, title="t", group_size=2, quiet=True, progress=progress)
+    return analyze_run(
+        inputs, out, title="t", settings=AnalysisSettings(group_size=2), quiet=True,
+        progress=progress,
+    )  # fmt: skip
 
 
 def report_files(out: Path) -> dict[str, bytes]:

@@ -7,8 +7,10 @@ import pytest
 from flax import nnx
 
 import interjax as ij
-from interjax import data
-from interjax._pipeline import AnalysisInputs, analysis_memory, analyze_run, check_memory_budget
+from interjax import analyze, data
+from interjax._pipeline import analysis_memory, analyze_run, check_memory_budget
+from interjax.analyze import AnalysisSettings, prepare_analysis
+from interjax.checkpoints import orbax_source
 
 GIB = 2**30
 
@@ -27,57 +29,87 @@ def test_estimate_grows_with_the_work():
         check_memory_budget(analysis_memory(16, 100, 128, 3, 10), 16 * GIB)
 
 
-def test_analyze_run_over_budget_stops_before_any_work(tmp_path):
-    net = data.MLP(4, 2, hidden=(8,), rngs=nnx.Rngs(0))
-    state = nnx.split(net)[1]
-    restored = []
-    inputs = AnalysisInputs(
-        model=ij.from_nnx(net, output=ij.log_odds(target=0)),
-        steps=list(range(50)),
-        restore=lambda step: restored.append(step) or state,
-        baseline_params=[state],
-        x=np.zeros((8, 4), np.float32),
-        y=np.zeros(8, np.int32),
-        is_test=np.zeros(8, bool),
-        players=ij.Players.features(4),
+@pytest.fixture(scope="module")
+def two_steps(tmp_path_factory):
+    """A real Orbax run of two steps of a small MLP, saved as the demo saves its runs."""
+    folder = tmp_path_factory.mktemp("run")
+    with data.CheckpointWriter(folder) as writer:
+        for step in (0, 1):
+            writer.save(step, nnx.state(factory(step)))
+    return folder
+
+
+def factory(seed=0):
+    return data.MLP(4, 2, hidden=(8,), rngs=nnx.Rngs(seed))
+
+
+def prepared(source, num_samples=8):
+    return prepare_analysis(
+        source,
+        np.zeros((num_samples, 4), np.float32),
+        np.zeros(num_samples, np.int32),
+        ij.Players.features(4),
+        baseline_params=[nnx.state(factory(9))],
     )
-    t0 = time.perf_counter()
-    with pytest.raises(MemoryError, match=r"memory budget is 0\.00 GiB"):
-        analyze_run(inputs, tmp_path / "out", title="t", memory_budget=1000, quiet=True)
-    assert time.perf_counter() - t0 < 1.0
+
+
+def test_analyze_run_over_budget_stops_before_any_work(two_steps, tmp_path):
+    restored = []
+    with orbax_source(two_steps, model_factory=factory) as src:
+        src.restore = lambda step: restored.append(step)  # would record any read
+        t0 = time.perf_counter()
+        with pytest.raises(MemoryError, match=r"memory budget is 0\.00 GiB"):
+            analyze_run(prepared(src), tmp_path / "out", title="t", memory_budget=1000, quiet=True)
+        assert time.perf_counter() - t0 < 1.0
     assert restored == [] and not (tmp_path / "out").exists()
 
 
-def test_the_fingerprint_records_the_precision(tmp_path):
+def test_the_fingerprint_records_the_precision(two_steps, tmp_path):
     """An analysis's key records the precision of the transforms, so a run resumed with x64
     off into a folder written with x64 on (or the reverse) is refused, never mixed."""
     import jax
 
     from interjax._files import write_npz_atomic
-    from interjax._pipeline import analysis_key, analysis_settings, check_output_folder
+    from interjax._pipeline import analysis_key, check_output_folder
 
-    net = data.MLP(4, 2, hidden=(8,), rngs=nnx.Rngs(0))
-    state = nnx.split(net)[1]
-    inputs = AnalysisInputs(
-        model=ij.from_nnx(net, output=ij.log_odds(target=0)),
-        steps=[0, 1],
-        restore=lambda step: state,
-        baseline_params=[state],
-        x=np.zeros((2, 4), np.float32),
-        y=np.zeros(2, np.int32),
-        is_test=np.zeros(2, bool),
-        players=ij.Players.features(4),
-    )
-    with jax.enable_x64(False):
-        settings32 = analysis_settings(tol=1e-2)
-    settings64 = analysis_settings(tol=1e-2)
-    assert (settings32["precision"], settings64["precision"]) == ("float32", "float64")
-    key32, key64 = analysis_key(inputs, settings32), analysis_key(inputs, settings64)
-    assert key32 != key64
+    settings = AnalysisSettings()
+    with orbax_source(two_steps, model_factory=factory) as src:
+        inputs = prepared(src, num_samples=2)
+        with jax.enable_x64(False):
+            key32 = analysis_key(inputs, settings)
+            assert settings.as_dict()["precision"] == "float32"
+        key64 = analysis_key(inputs, settings)
+    assert settings.as_dict()["precision"] == "float64" and key32 != key64
     write_npz_atomic(tmp_path / "stages" / "baselines.npz", fingerprint=np.asarray(key32))
     check_output_folder(tmp_path, key32)  # the same analysis: resumes
     with pytest.raises(RuntimeError, match="holds the results of another analysis"):
         check_output_folder(tmp_path, key64)
+
+
+def test_the_resumable_run_equals_one_trajectory_call(two_steps, tmp_path):
+    """The resumable run (groups of one checkpoint, stage files) and one ``trajectory`` call
+    compute the same arrays from the same checkpoints and settings: one analysis path."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3, 4)).astype(np.float32), np.array([0, 1, 1])
+    bases = [nnx.state(factory(7)), nnx.state(factory(8))]
+    players = ij.Players.features(4)
+    settings = AnalysisSettings(group_size=1)
+    with orbax_source(two_steps, model_factory=factory) as src:
+        inputs = prepare_analysis(src, x, y, players, baseline_params=bases, is_test=[0, 0, 1])
+        analyze_run(inputs, tmp_path / "out", title="t", settings=settings, quiet=True)
+        steps, params = src.restore_many()
+        traj = analyze.trajectory(
+            inputs.model(params[0]), params, bases, x, y, players, steps=steps,
+            is_test=[0, 0, 1], settings=settings,
+        )  # fmt: skip
+    with np.load(tmp_path / "out" / "arrays.npz") as z:
+        run = dict(z)
+    ours = traj.arrays()
+    assert sorted(run) == sorted(ours)
+    for name in ("steps", "is_test", "targets", "salient", "generalizable", "baseline_salient"):
+        np.testing.assert_array_equal(run[name], ours[name], err_msg=name)
+    for name in ("values", "interactions", "baseline_interactions"):  # one fit alone vs batched
+        np.testing.assert_allclose(run[name], ours[name], atol=1e-6, err_msg=name)
 
 
 def test_files_get_the_users_umask(tmp_path):

@@ -12,9 +12,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax._core import check_int, num_players_of
 from interjax.analyze._generalization import generalization_labels
 from interjax.evaluate import Model, evaluate, log_odds, stack_models
 from interjax.masks import Players
@@ -22,7 +24,103 @@ from interjax.solve import fit_and_or, salient_mask
 from interjax.solve._fit import check_options
 from interjax.solve._salient import check_rule
 
-__all__ = ["Trajectory", "check_token_inputs", "fit_salient", "trajectory"]
+__all__ = [
+    "AnalysisSettings",
+    "ModelFits",
+    "Trajectory",
+    "check_samples",
+    "check_token_inputs",
+    "fit_models",
+    "fit_salient",
+    "label_fits",
+    "trajectory",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisSettings:
+    """The settings that decide an analysis's numbers: the one set of defaults, used by
+    :func:`trajectory`, ``interjax analyze`` and ``interjax demo`` alike (docs/method.md,
+    "Defaults of the analysis").
+
+    Attributes:
+      q_ratio: error allowance of each AND-OR fit, relative to ``|v(N) - v(∅)|`` (0.02, the
+        lab's code).
+      ratio: salient threshold, ``|I| ≥ ratio · max |I|`` (0.05, the paper).
+      same_sign: a baseline model must also agree on the interaction's sign (off, as the paper).
+      tol: certified relative gap at which each fit stops: 1e-2, not the 1e-3 of a single
+        :func:`interjax.fit_and_or` call. The analysis needs the salient sets, which a 1% gap
+        leaves essentially unchanged, while some fits need many more iterations for 1e-3 (one
+        baseline fit of the demo's breast-cancer run needed over 50k).
+      max_iters: iteration cap of each fit (20 000); the largest gap reached is reported.
+      iterate_dtype: dtype of the solver's iterations, ``None`` for that of the values.
+      group_size: checkpoints per stage of a resumable run (one sweep and one batched solve
+        each); does not change the numbers.
+
+    Example:
+      >>> from interjax.analyze import AnalysisSettings
+      >>> s = AnalysisSettings(tol=1e-3)
+      >>> s.tol, s.max_iters, s.as_dict()["precision"] in ("float32", "float64")
+      (0.001, 20000, True)
+    """
+
+    q_ratio: float = 0.02
+    ratio: float = 0.05
+    same_sign: bool = False
+    tol: float = 1e-2
+    max_iters: int = 20_000
+    iterate_dtype: str | None = None
+    group_size: int = 10
+
+    def __post_init__(self):
+        check_options(self.q_ratio, self.tol, "optimal", "singletons", self.max_iters)
+        check_rule(ratio=self.ratio)
+        check_int("group_size", self.group_size, what="checkpoints per stage, e.g. 10")
+        if self.iterate_dtype is not None:
+            object.__setattr__(self, "iterate_dtype", jnp.dtype(self.iterate_dtype).name)
+
+    def as_dict(self) -> dict:
+        """The settings as JSON, with the precision of the transforms (``float64`` when JAX's
+        x64 mode is on, else ``float32``): what a resumed run must not mix."""
+        return {
+            **dataclasses.asdict(self),
+            "iterate_dtype": str(self.iterate_dtype),
+            "precision": str(jax.dtypes.canonicalize_dtype(np.float64)),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFits:
+    """Values, AND-OR interactions, salient masks and certified gaps of M models on B samples.
+
+    Shapes: ``values`` ``(M, B, N)``, ``interactions`` and ``salient`` ``(M, B, 2, N)`` (AND at
+    index 0, OR at 1 of the kind axis), ``relative_gap`` ``(M, B)``; ``N = 2**n``. From
+    :func:`fit_models`.
+
+    Example:
+      >>> import numpy as np
+      >>> from interjax.analyze import ModelFits
+      >>> z = np.zeros((1, 2, 8))
+      >>> fits = ModelFits(z, np.zeros((1, 2, 2, 8)), np.zeros((1, 2, 2, 8), bool), z[..., 0])
+      >>> sorted(fits.arrays())
+      ['interactions', 'relative_gap', 'salient', 'values']
+    """
+
+    values: np.ndarray
+    interactions: np.ndarray
+    salient: np.ndarray
+    relative_gap: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[ModelFits]) -> ModelFits:
+        """The fits of several groups of models, one after the other on the model axis."""
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in _FIELDS))
+
+
+_FIELDS = dataclasses.fields(ModelFits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +241,156 @@ def check_token_inputs(players: Players, x, *, shared_embedding: bool = False) -
     )
 
 
+def fit_models(
+    model: Model,
+    param_groups: Sequence[Sequence[Any]],
+    x,
+    y,
+    players: Players,
+    *,
+    mask_value=None,
+    settings: AnalysisSettings = AnalysisSettings(),
+    chunk_size: int | None = None,
+) -> list[ModelFits]:
+    """Evaluate and fit groups of models of one architecture on the same samples: the one
+    implementation of the analysis's evaluation and fits.
+
+    Each group is one stacked sweep of :func:`interjax.evaluate` (the value is the log-odds of
+    each sample's label ``y``); the fits of all groups are one batched
+    :func:`interjax.fit_and_or` (the solver's lanes stay busy), thresholded by ``settings.ratio``
+    (:func:`fit_salient`).
+
+    Args:
+      model: the architecture (its parameters are replaced by each parameter set).
+      param_groups: groups of parameter sets, e.g. ``[checkpoint_params, baseline_params]``.
+      x, y: ``(B, ...)`` samples and ``(B,)`` integer labels.
+      players, mask_value, chunk_size: as in :func:`interjax.evaluate`.
+      settings: :class:`AnalysisSettings`.
+
+    Returns:
+      One :class:`ModelFits` per group, ``(M_g, B, ...)``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import fit_models
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> w = jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])
+      >>> x, y = jnp.ones((2, 3)), np.array([0, 1])
+      >>> a, b = fit_models(model, [[w, 2 * w], [w]], x, y, ij.Players.features(3))
+      >>> a.values.shape, a.interactions.shape, b.relative_gap.shape
+      ((2, 2, 8), (2, 2, 2, 8), (1, 2))
+    """
+    out = log_odds(target=np.asarray(y))
+    values = [
+        np.asarray(
+            evaluate(
+                stack_models(model.with_output(out), list(group)),
+                x,
+                players,
+                baseline=mask_value,
+                chunk_size=chunk_size,
+                batched=True,
+            )
+        )
+        for group in param_groups
+    ]
+    inter, sal, gap = fit_salient(
+        np.concatenate(values),
+        settings.q_ratio,
+        settings.tol,
+        settings.max_iters,
+        settings.ratio,
+        settings.iterate_dtype,
+    )
+    cuts = np.cumsum([len(v) for v in values])[:-1]
+    return [
+        ModelFits(v, *parts)
+        for v, *parts in zip(values, *(np.split(a, cuts) for a in (inter, sal, gap)), strict=True)
+    ]
+
+
+def label_fits(
+    checkpoints: ModelFits,
+    baselines: ModelFits,
+    *,
+    steps: Sequence[int],
+    targets,
+    is_test=None,
+    settings: AnalysisSettings = AnalysisSettings(),
+) -> Trajectory:
+    """A :class:`Trajectory` from the fits of T checkpoints and K baseline models on the same
+    B samples: the label ``G`` of each salient interaction (:func:`generalization_labels`).
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np, interjax as ij
+      >>> from interjax.analyze import fit_models, label_fits
+      >>> model = ij.from_fn(lambda w, x: x @ w, jnp.zeros((3, 2)), output=ij.log_odds(1))
+      >>> w = jnp.array([[1.0, 0.0], [2.0, 0.0], [0.0, 0.0]])
+      >>> x, y = jnp.ones((2, 3)), np.array([0, 1])
+      >>> ckpt, base = fit_models(model, [[w], [w]], x, y, ij.Players.features(3))
+      >>> traj = label_fits(ckpt, base, steps=[10], targets=y)
+      >>> bool((traj.generalizable == traj.salient).all())  # the same model: all generalize
+      True
+    """
+    gen = np.asarray(
+        generalization_labels(
+            checkpoints.salient,
+            baselines.salient[:, None],
+            same_sign=settings.same_sign,
+            target_values=checkpoints.interactions,
+            baseline_values=baselines.interactions[:, None],
+        )
+    )
+    targets = np.asarray(targets)
+    return Trajectory(
+        steps=np.asarray(steps),
+        is_test=np.zeros(len(targets), bool) if is_test is None else np.asarray(is_test, bool),
+        targets=targets,
+        values=checkpoints.values,
+        interactions=checkpoints.interactions,
+        salient=checkpoints.salient,
+        generalizable=gen,
+        baseline_interactions=baselines.interactions,
+        baseline_salient=baselines.salient,
+        relative_gap=checkpoints.relative_gap,
+        baseline_relative_gap=baselines.relative_gap,
+        settings={
+            **settings.as_dict(),
+            "n": num_players_of(checkpoints.values.shape[-1]),
+            "num_baselines": len(baselines.values),
+        },
+    )
+
+
+def check_samples(x, y, is_test=None) -> np.ndarray:
+    """Refuse, before any work, samples ``x`` ``(B, ...)``, labels ``y`` ``(B,)`` (integers)
+    and ``is_test`` ``(B,)`` that do not describe the same B samples; returns ``y``.
+
+    Example:
+      >>> import numpy as np
+      >>> from interjax.analyze import check_samples
+      >>> check_samples(np.zeros((2, 3)), np.array([0, 1])).tolist()
+      [0, 1]
+    """
+    y = np.asarray(y)
+    x_shape = np.shape(x)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y must be the samples' integer labels, shape (B,), got {y.dtype} of shape {y.shape}"
+        )
+    if len(x_shape) < 1 or x_shape[0] != len(y):
+        raise ValueError(
+            f"x of shape {x_shape} and y of shape {y.shape} must hold the same B samples: x is "
+            "(B, ...) and y (B,)"
+        )
+    if is_test is not None and np.shape(is_test) != y.shape:
+        raise ValueError(
+            f"is_test of shape {np.shape(is_test)} must mark each of the {len(y)} samples, "
+            f"shape ({len(y)},)"
+        )
+    return y
+
+
 def trajectory(
     model: Model,
     checkpoint_params: Sequence[Any],
@@ -153,17 +401,18 @@ def trajectory(
     *,
     steps: Sequence[int],
     is_test=None,
+    mask_value=None,
     baseline=None,
-    q_ratio: float = 0.02,
-    ratio: float = 0.05,
-    same_sign: bool = False,
-    tol: float = 1e-3,
-    max_iters: int = 50_000,
+    settings: AnalysisSettings | None = None,
     chunk_size: int | None = None,
-    iterate_dtype=None,
     shared_embedding: bool = False,
+    **overrides,
 ) -> Trajectory:
     """Values, AND-OR fits, salient sets and generalization labels over a training run.
+
+    :func:`fit_models` of the checkpoints and the baseline models (one sweep per group, one
+    batched solve), then :func:`label_fits`; the resumable run of ``interjax analyze`` calls
+    the same two functions per group of checkpoints.
 
     Args:
       model: the target's architecture (from :func:`interjax.from_nnx` & co.); its parameters
@@ -172,15 +421,16 @@ def trajectory(
         :meth:`interjax.checkpoints.CheckpointSource.restore_many`).
       baseline_params: the K baseline models' parameters (same architecture).
       x, y: ``(B, ...)`` analysed samples and their labels; ``is_test`` marks held-out ones.
-      players, baseline: as in :func:`interjax.evaluate`.
-      q_ratio, tol, max_iters, iterate_dtype: as in :func:`interjax.fit_and_or`; ratio: the
-        salient threshold.
-      same_sign: a baseline must also agree on the sign (METHOD.md §4 option).
+      players, mask_value: as in :func:`interjax.evaluate` (``baseline=`` is the old name of
+        ``mask_value``).
+      settings: :class:`AnalysisSettings` (default ``AnalysisSettings()``); keyword
+        ``overrides`` (``q_ratio=``, ``ratio=``, ``same_sign=``, ``tol=``, ``max_iters=``,
+        ``iterate_dtype=``) replace single fields.
       steps: ``(T,)`` training step of each checkpoint; chunk_size: as in
         :func:`interjax.evaluate`.
       shared_embedding: with token players, ``x`` may be embedded inputs only if every model
         shares one frozen embedding (:func:`check_token_inputs`); otherwise pass token ids
-        with ``baseline`` the mask token's id.
+        with ``mask_value`` the mask token's id.
 
     Returns:
       :class:`Trajectory` with values ``(T, B, N)``, interactions, salient masks and labels
@@ -208,24 +458,9 @@ def trajectory(
       >>> np.flatnonzero(traj.generalizable[1, 0, 0]).tolist()
       [1]
     """
-    check_options(q_ratio, tol, "optimal", "singletons", max_iters)  # before any evaluation
-    check_rule(ratio=ratio)
-    y = np.asarray(y)
-    x_shape = np.shape(x)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"y must be the samples' integer labels, shape (B,), got {y.dtype} of shape {y.shape}"
-        )
-    if len(x_shape) < 1 or x_shape[0] != len(y):
-        raise ValueError(
-            f"x of shape {x_shape} and y of shape {y.shape} must hold the same B samples: x is "
-            "(B, ...) and y (B,)"
-        )
-    if is_test is not None and np.shape(is_test) != y.shape:
-        raise ValueError(
-            f"is_test of shape {np.shape(is_test)} must mark each of the {len(y)} samples, "
-            f"shape ({len(y)},)"
-        )
+    settings = dataclasses.replace(settings or AnalysisSettings(), **overrides)
+    mask_value = _one_mask_value(mask_value, baseline)
+    y = check_samples(x, y, is_test)
     if not len(checkpoint_params):
         raise ValueError("checkpoint_params is empty: pass the target's parameters per step")
     if len(checkpoint_params) != len(steps):
@@ -233,48 +468,25 @@ def trajectory(
     if not baseline_params:
         raise ValueError("need at least one baseline model to label generalizable interactions")
     check_token_inputs(players, x, shared_embedding=shared_embedding)
-    out = log_odds(target=y)
-    target_model = stack_models(model.with_output(out), list(checkpoint_params))
-    base_model = stack_models(model.with_output(out), list(baseline_params))
-    v = evaluate(
-        target_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
-    )  # (T, B, N)
-    vb = evaluate(
-        base_model, x, players, baseline=baseline, chunk_size=chunk_size, batched=True
-    )  # (K, B, N)
-    # one batched solve for the target and the baselines: the solver's lanes stay busy
-    num = v.shape[0]
-    inter, sal, gap = fit_salient(
-        jnp.concatenate([v, vb]), q_ratio, tol, max_iters, ratio, iterate_dtype
+    checkpoints, baselines = fit_models(
+        model,
+        [checkpoint_params, baseline_params],
+        x,
+        y,
+        players,
+        mask_value=mask_value,
+        settings=settings,
+        chunk_size=chunk_size,
     )
-    (inter, binter), (sal, bsal), (gap, bgap) = (np.split(a, [num]) for a in (inter, sal, gap))
-    gen = np.asarray(
-        generalization_labels(
-            sal,
-            bsal[:, None],
-            same_sign=same_sign,
-            target_values=inter,
-            baseline_values=binter[:, None],
+    return label_fits(
+        checkpoints, baselines, steps=steps, targets=y, is_test=is_test, settings=settings
+    )
+
+
+def _one_mask_value(mask_value, baseline):
+    """``mask_value``, or ``baseline`` (its old name); both given is an error."""
+    if mask_value is not None and baseline is not None:
+        raise TypeError(
+            "pass the value of absent players once: mask_value= (baseline= is its alias)"
         )
-    )
-    return Trajectory(
-        steps=np.asarray(steps),
-        is_test=np.zeros(len(y), bool) if is_test is None else np.asarray(is_test, bool),
-        targets=y,
-        values=np.asarray(v),
-        interactions=inter,
-        salient=sal,
-        generalizable=gen,
-        baseline_interactions=binter,
-        baseline_salient=bsal,
-        relative_gap=gap,
-        baseline_relative_gap=bgap,
-        settings={
-            "q_ratio": q_ratio,
-            "ratio": ratio,
-            "same_sign": same_sign,
-            "tol": tol,
-            "n": players.n,
-            "num_baselines": len(baseline_params),
-        },
-    )
+    return baseline if mask_value is None else mask_value

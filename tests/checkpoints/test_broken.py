@@ -10,7 +10,6 @@ on filesystems without atomic rename (GCS). So an interrupted save leaves a temp
 """
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,8 @@ from flax import nnx
 
 import interjax as ij
 from interjax import data
-from interjax._pipeline import AnalysisInputs, analyze_run
+from interjax._pipeline import analyze_run
+from interjax.analyze import AnalysisSettings, prepare_analysis
 from interjax.checkpoints import CheckpointError, orbax_source
 from tests.helpers import folder_hash, write_user_data
 
@@ -245,39 +245,40 @@ def test_only_unfinished_saves_is_a_clear_error(user_run, tmp_path):
     assert folder_hash(folder) == before
 
 
-def test_a_step_unreadable_during_the_analysis_stops_it_clearly(user_run, tmp_path):
-    """A step listed and read at the start but deleted or emptied before its group is analysed
-    (as a training run's ``max_to_keep`` does to old steps) stops the analysis with a
-    CheckpointError naming it; the folder is not written, the output keeps only whole files
-    and no lock."""
+def test_a_step_unreadable_during_the_analysis_is_skipped_and_named(user_run, tmp_path):
+    """A step listed at the start but deleted or emptied before its group is analysed (as a
+    training run's ``max_to_keep`` does to old steps) is skipped with a warning naming it, as
+    an unreadable step at the start is; the analysis goes on with the others, the folder is
+    not written, the output keeps only whole files and no lock."""
     folder = damaged_copy(user_run, tmp_path, lambda d: None)
     src = orbax_source(folder, model_factory=factory)
-    steps, _ = src.restore_many()  # all readable now
+    steps = src.all_steps()  # all listed now
     before = folder_hash(folder)
     empty_folder(folder / "5")  # while the analysis runs ...
     shutil.rmtree(folder / "12")
     damaged = folder_hash(folder)
     ds = data.planted_rules(num_train=64, num_test=64, num_features=8, seed=1)
-    graphdef, _ = nnx.split(factory())
-    inputs = AnalysisInputs(
-        model=ij.from_nnx(nnx.merge(graphdef, src.restore(0)), output=ij.log_odds(target=0)),
-        steps=steps,
-        restore=src.restore,
-        baseline_params=[nnx.split(factory())[1], nnx.split(factory())[1]],
-        x=ds.x_test[:4],  # 2 baselines, 4 samples, 4 players, groups of 2: the solver's shapes
-        y=ds.y_test[:4],  # of tests/test_interruptions.py and tests/test_determinism.py
+    prepared = prepare_analysis(
+        src,
+        ds.x_test[:4],  # 2 baselines, 4 samples, 4 players, groups of 2: the solver's shapes
+        ds.y_test[:4],  # of tests/test_interruptions.py and tests/test_determinism.py
+        ij.Players.features(4, num_features=8),
+        baseline_params=[nnx.state(factory()), nnx.state(factory())],
         is_test=np.ones(4, bool),
-        players=ij.Players.features(4, num_features=8),
+        steps=steps,
     )
     out = tmp_path / "out"
-    with pytest.raises(
-        CheckpointError, match=re.escape(f"checkpoint step 5 in {folder} cannot be")
-    ):
-        analyze_run(inputs, out, title="t", quiet=True, group_size=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = analyze_run(
+            prepared, out, title="t", quiet=True, settings=AnalysisSettings(group_size=2)
+        )
     src.close()
+    skipped = {s for s in steps if any(f"checkpoint step {s} " in str(w.message) for w in caught)}
+    assert skipped == {5, 12} and list(summary.steps) == [0, 1, 2]
     assert folder_hash(folder) == damaged != before  # only our own damage
     left = sorted(p.name for p in (out / "stages").iterdir())
-    assert left == ["baselines.npz", "checkpoints_000.npz"]  # steps 0, 1; then 2, 5 failed
+    assert left == ["baselines.npz", "checkpoints_000.npz", "checkpoints_001.npz"]
     assert not (out / ".interjax.lock").exists() and not list(out.rglob("*.tmp"))
 
 
