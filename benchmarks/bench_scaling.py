@@ -206,7 +206,7 @@ def child(kind: str, n: int, sample: int, repeats: int, fit: bool, fit_repeats: 
         r = ij.fit_and_or(v)
         out["fit_and_or"] = {
             **fres["fit_and_or"],
-            "settings": "solver='optimal', q_ratio=0.02, tol=1e-3, max_iters=50000 (defaults)",
+            "settings": "solver=ij.PDHG(), q_ratio=0.02, tol=1e-3, max_iters=50000 (defaults)",
             "converged": bool(r.converged),
             "relative_gap": float(r.relative_gap),
             "iterations": int(r.iterations),
@@ -499,7 +499,7 @@ def main(argv=None) -> dict:
         f"else the n nearest the centre in the order {CNN_PATCH_ORDER} (rest of the image kept)",
         "pipeline": "v = ij.evaluate(model, x, players); ij.and_interactions(v), "
         "ij.or_interactions(v), ij.shapley_values(v)",
-        "fit": "ij.fit_and_or(v): solver='optimal', q_ratio=0.02, tol=1e-3 (defaults)",
+        "fit": "ij.fit_and_or(v): solver=ij.PDHG(), q_ratio=0.02, tol=1e-3 (defaults)",
         "value": "ij.log_odds(target=y), y = the sample's true class",
         "baseline": "zeros",
         "x64": bool(jax.config.jax_enable_x64),

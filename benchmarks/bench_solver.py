@@ -146,7 +146,7 @@ def bench_n(n, batch, highs_samples, sgd_steps, sgd_lrs, repeats, highs_limit=30
     out["sgd"] = []
     for steps in sgd_steps:
         for lr in sgd_lrs:
-            sfit, t = timed_fit(v, 1, solver="sgd", num_steps=steps, learning_rate=lr)
+            sfit, t = timed_fit(v, 1, solver=ij.SGD(num_steps=steps, learning_rate=lr))
             sobj = np.asarray(sfit.objective)
             out["sgd"].append(
                 {

@@ -26,11 +26,11 @@ import interjax as ij  # noqa: E402
 v, _ = real_values(10, 64)
 v = jnp.asarray(v)
 for dt in (None, "float32"):
-    jax.block_until_ready(ij.fit_and_or(v, iterate_dtype=dt))
+    jax.block_until_ready(ij.fit_and_or(v, solver=ij.PDHG(iterate_dtype=dt)))
     times = []
     for _ in range(2):
         t0 = time.perf_counter()
-        fit = jax.block_until_ready(ij.fit_and_or(v, iterate_dtype=dt))
+        fit = jax.block_until_ready(ij.fit_and_or(v, solver=ij.PDHG(iterate_dtype=dt)))
         times.append(time.perf_counter() - t0)
     it = np.asarray(fit.iterations)
     print(

@@ -38,8 +38,8 @@ from _common import (  # noqa: E402
 )
 from bench_solver import real_values  # noqa: E402
 
-from interjax.solve._fit import _solve_optimal, default_lanes  # noqa: E402
 from interjax.solve._pdhg import and_or_problem, pdhg_solve, step_size  # noqa: E402
+from interjax.solve._solvers import _solve_optimal, default_lanes  # noqa: E402
 
 
 @functools.partial(jax.jit, static_argnames=("eta", "tol", "max_iters"))

@@ -6,7 +6,7 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
 
     >>> import interjax as ij
     >>> sorted(ij.__all__)[:3]
-    ['AndOr', 'LogOdds', 'Logit']
+    ['AndOr', 'FitStatus', 'HiGHS']
 """
 
 from interjax import masks, solve, transform
@@ -40,7 +40,11 @@ from interjax.masks import (
     token_mask_value,
 )
 from interjax.solve import (
+    PDHG,
+    SGD,
     AndOr,
+    FitStatus,
+    HiGHS,
     Salient,
     fit_and_or,
     fit_shared_and_or,
@@ -66,7 +70,11 @@ from interjax.transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "PDHG",
+    "SGD",
     "AndOr",
+    "FitStatus",
+    "HiGHS",
     "LogOdds",
     "Logit",
     "Model",

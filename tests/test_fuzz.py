@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import interjax as ij
-from interjax.solve import _fit
+from interjax.solve import _solvers
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -305,7 +305,7 @@ def _fit_of(and_, or_):
         gap=scalar,
         relative_gap=scalar,
         iterations=jnp.zeros((), jnp.int32),
-        converged=jnp.array(True),
+        status=jnp.array(int(ij.FitStatus.CONVERGED), jnp.int32),
         tau=scalar,
         noise_floor_and=ij.noise_floor(v),
         noise_floor_or=ij.noise_floor(v, kind="or"),
@@ -352,7 +352,7 @@ def no_solve(monkeypatch):
     def reached(*args, **kwargs):
         raise Reached
 
-    monkeypatch.setattr(_fit, "_solve_optimal", reached)
+    monkeypatch.setattr(_solvers, "_solve_optimal", reached)
     return Reached
 
 
@@ -374,9 +374,8 @@ def test_fit_options(no_solve, changed, values):
     q_ratio, tol = options["q_ratio"], options["tol"]
     max_iters, check_every = options["max_iters"], options["check_every"]
     try:
-        ij.fit_and_or(
-            np.zeros(8), q_ratio=q_ratio, tol=tol, max_iters=max_iters, check_every=check_every
-        )
+        solver = ij.PDHG(tol=tol, max_iters=max_iters, check_every=check_every)
+        ij.fit_and_or(np.zeros(8), q_ratio=q_ratio, solver=solver)
     except no_solve:
         event("reached the solver")
 

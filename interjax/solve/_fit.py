@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from interjax._core import (
-    check_int,
     check_real,
     check_same_coalitions,
     check_values,
+    num_players_of,
     refuse_nonfinite_values,
 )
-from interjax.masks import coalition_sizes, num_players_of
+from interjax.masks import coalition_sizes
 from interjax.solve._operators import operators
-from interjax.solve._pdhg import (
-    and_or_problem,
-    dual_bound,
-    pdhg_solve_pool,
-    relative_gap,
-    step_size,
-)
-from interjax.solve._result import AndOr
-from interjax.solve._sgd import default_sgd, sgd_solve
+from interjax.solve._pdhg import non_finite, relative_gap
+from interjax.solve._result import AndOr, FitStatus
+from interjax.solve._solvers import DEFAULT_SOLVER, PDHG, SGD, SOLVERS, HiGHS
 from interjax.transform import noise_floor, work_dtype
 
-__all__ = ["fit_and_or", "fold_or_into_and"]
+__all__ = ["check_fit_settings", "fit_and_or", "fold_or_into_and"]
 
-SOLVERS = ("optimal", "sgd", "highs")
+SOLVER_NAMES = ("optimal", "sgd", "highs")  # the deprecated keyword form
 FOLDS = ("singletons", "empty")
 
 
@@ -79,27 +73,100 @@ def as_values(v, name: str = "v") -> jax.Array:
     return v if isinstance(v, jax.Array) else check_values(v, name)
 
 
-def check_options(q_ratio, tol, solver, fold, max_iters, check_every=64):
-    """The settings of a fit, checked before any work: ``(q_ratio, tol, max_iters,
-    check_every)`` as Python numbers (hashable static arguments)."""
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+# the flat options of the keyword form (deprecated), by the solver object that now takes them
+_PDHG_OPTIONS = ("tol", "max_iters", "check_every", "iterate_dtype", "lanes")
+_SGD_OPTIONS = ("num_steps", "learning_rate", "optimizer")
+
+
+def check_fit_settings(
+    q_ratio: float = 0.02, *, solver=DEFAULT_SOLVER, fold: str = "singletons", eps=None
+):
+    """The settings of a fit, checked before any work (the solver object checked its own when it
+    was made): returns ``(q_ratio, solver, fold, eps)`` as hashable Python values.
+
+    Example:
+      >>> import interjax as ij
+      >>> ij.solve.check_fit_settings(0.02, solver=ij.PDHG(tol=1e-2))
+      (0.02, PDHG(tol=0.01, max_iters=50000, check_every=64, iterate_dtype=None, lanes=None), 'singletons', None)
+      >>> ij.solve.check_fit_settings(-1.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: q_ratio must be a finite number >= 0 (the error allowance relative to |v(N) - v(∅)|, e.g. 0.02), got -1.0
+    """  # noqa: E501
+    if not isinstance(solver, SOLVERS):
+        raise TypeError(
+            "solver must be a solver object, ij.PDHG(...) (default), ij.SGD(...) or "
+            f"ij.HiGHS(...), got {type(solver).__name__} {solver!r}"
+        )
     if fold not in FOLDS:
         raise ValueError(f"fold must be one of {FOLDS}, got {fold!r}")
     q_ratio = check_real(
         "q_ratio", q_ratio, low=0.0, what="the error allowance relative to |v(N) - v(∅)|, e.g. 0.02"
     )
-    tol = check_real("tol", tol, low=0.0, low_open=True, what="a relative duality gap, e.g. 1e-3")
-    max_iters = check_int("max_iters", max_iters, what="an iteration cap, e.g. 50_000")
-    check_every = check_int(
-        "check_every", check_every, what="iterations between certificates, e.g. 64"
+    if eps is not None:
+        eps = check_real("eps", eps, low=0.0, what="the relative error of the values, e.g. 1.2e-7")
+    return q_ratio, solver, fold, eps
+
+
+def solver_of(solver, options: dict, where: str, allowed=_PDHG_OPTIONS + _SGD_OPTIONS):
+    """The solver object of a call, mapping the deprecated keyword form onto the objects.
+
+    ``solver="optimal"|"sgd"|"highs"`` and the flat options (``tol=``, ``max_iters=``...) warn
+    with a :class:`DeprecationWarning` and build :class:`PDHG`, :class:`SGD` or :class:`HiGHS`;
+    as before, ``tol``, ``max_iters``, ``check_every``, ``iterate_dtype`` and ``lanes`` are
+    checked whatever the solver, the SGD options only for ``"sgd"``.
+    """
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
+    if isinstance(solver, str):
+        if solver not in SOLVER_NAMES:
+            raise ValueError(
+                f"solver must be a solver object (ij.PDHG(), ij.SGD(), ij.HiGHS()); the "
+                f"deprecated names are {SOLVER_NAMES}, got {solver!r}"
+            )
+        name = solver
+    elif not options:
+        return solver
+    elif solver is not DEFAULT_SOLVER:
+        raise TypeError(
+            f"{where}() got a solver object and the flat options {sorted(options)}: put them in "
+            f"the object, e.g. solver=ij.PDHG(tol=1e-2, max_iters=20_000)"
+        )
+    else:
+        name = "optimal"
+    if name == "sgd":
+        new = "solver=ij.SGD(num_steps=..., learning_rate=..., optimizer=...)"
+    else:
+        new = {"optimal": "solver=ij.PDHG(tol=..., max_iters=...)", "highs": "solver=ij.HiGHS()"}
+        new = new[name]
+    old = [f"solver={solver!r}"] * isinstance(solver, str) + [f"{k}=..." for k in options]
+    warnings.warn(
+        f"{where}({', '.join(old)}) is deprecated and will be removed in the next release: pass "
+        f"{new}",
+        DeprecationWarning,
+        stacklevel=3,
     )
-    return q_ratio, tol, max_iters, check_every
+    pdhg = PDHG(**{k: options[k] for k in _PDHG_OPTIONS if k in options})
+    if name == "optimal":
+        return pdhg
+    if name == "sgd":
+        return SGD(tol=pdhg.tol, **{k: options[k] for k in _SGD_OPTIONS if k in options})
+    return HiGHS(tol=pdhg.tol)
 
 
-def _validate(v, q_ratio, tol, solver, fold, max_iters, check_every=64, name="v"):
-    """Options and values of a fit, before any work; returns the options as Python numbers."""
-    options = check_options(q_ratio, tol, solver, fold, max_iters, check_every)
+def check_options(q_ratio, tol, solver, fold, max_iters, check_every=64):
+    """The old check of ``(q_ratio, tol, max_iters, check_every)`` (private; kept until
+    :mod:`interjax.analyze` calls :func:`check_fit_settings` with a :class:`PDHG`)."""
+    if solver not in SOLVER_NAMES:
+        raise ValueError(f"solver must be one of {SOLVER_NAMES}, got {solver!r}")
+    q_ratio, _, _, _ = check_fit_settings(q_ratio, fold=fold)
+    pdhg = PDHG(tol=tol, max_iters=max_iters, check_every=check_every)
+    return q_ratio, pdhg.tol, pdhg.max_iters, pdhg.check_every
+
+
+def check_nonempty(v, name: str = "v"):
+    """Values of a fit, before any work: real, ``(..., 2**n)``, at least one, finite."""
     v = check_values(v, name)
     if v.size == 0:
         raise ValueError(
@@ -107,24 +174,17 @@ def _validate(v, q_ratio, tol, solver, fold, max_iters, check_every=64, name="v"
         )
     if isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer):
         refuse_nonfinite_values(v, name)  # host copy: the fit reads v back anyway
-    return options
+    return v
 
 
 def fit_and_or(
     v,
     q_ratio: float = 0.02,
     *,
-    solver: str = "optimal",
-    tol: float = 1e-3,
-    max_iters: int = 50_000,
-    check_every: int = 64,
+    solver: PDHG | SGD | HiGHS = DEFAULT_SOLVER,
     fold: str = "singletons",
-    num_steps: int = 10_000,
-    learning_rate: float = 1e-4,
-    optimizer: optax.GradientTransformation | None = None,
     eps: float | None = None,
-    iterate_dtype=None,
-    lanes: int | None = None,
+    **deprecated,
 ) -> AndOr:
     """Sparse AND-OR interactions of ``v``: split ``v`` into an AND part and an OR part (with a
     small error ``q``) that minimize the L1 norm of all interactions (METHOD.md §3; Li & Zhang
@@ -138,34 +198,23 @@ def fit_and_or(
       v: ``(2**n,)`` or ``(..., 2**n)`` values in bitmask order (from :func:`interjax.evaluate`).
       q_ratio: error allowance relative to ``|v(N) - v(∅)|`` (0.02 as in the lab's code; 0.04
         was also used there). ``0`` asks for an exact split.
-      solver: ``"optimal"`` (default): restarted preconditioned PDHG that stops at a certified
-        relative gap ``tol`` (see :mod:`interjax.solve._pdhg`), jitted and vmapped over the batch.
-        ``"sgd"``: the lab's SGD schedule (momentum 0.9, learning rate decaying log-linearly to a
-        tenth over ``num_steps``, or any ``optimizer``), to reproduce published numbers.
-        ``"highs"``: the explicit LP solved by HiGHS (needs SciPy; small n, reference only).
-      tol: relative duality gap at which ``"optimal"`` stops.
-      max_iters: iteration cap of ``"optimal"``; hitting it gives ``converged=False`` and the gap
-        reached, not an error.
-      check_every: iterations between restart checks and certificates.
+      solver: a frozen solver object holding its own settings. :class:`PDHG` (default):
+        restarted preconditioned PDHG that stops at a certified relative gap ``tol``, jitted and
+        run over the batch on a pool of vmapped lanes (composes with ``jax.jit``/``jax.vmap``).
+        :class:`SGD`: the lab's schedule, to reproduce published numbers. :class:`HiGHS`: the
+        explicit LP solved by SciPy's HiGHS (small n, reference only, eager only).
       fold: ``"singletons"`` (default) folds OR terms of ∅ and single players into AND;
         ``"empty"`` folds only ∅.
-      num_steps, learning_rate, optimizer: the ``"sgd"`` schedule. The default learning rate
-        1e-4 is ours (the published code's is not stated in METHOD.md); the objective's gradient
-        does not scale with v, so pass a learning rate suited to the size of your values.
       eps: relative precision of the values for the noise floor (default float32's).
-      iterate_dtype: dtype of the ``"optimal"`` solver's iterations (default: that of ``v``,
-        float64 with x64 on). ``jnp.float32`` halves the memory traffic; the certificate is
-        still computed in ``v``'s dtype, so ``gap`` stays a valid bound, but the reachable gap
-        is limited by float32 rounding (about 1e-5 relative).
-
-      lanes: how many fits ``"optimal"`` runs side by side (vmapped); a lane takes the next
-        fit of the batch as soon as its own has converged, so a batch costs about the sum of its
-        fits' iterations divided by ``lanes``, not ``B`` times the slowest fit. Default
-        :func:`default_lanes` (128 at n = 10 on CPU). Each fit takes the same iterations
-        whatever the width (results agree to rounding).
+      **deprecated: the keyword form of earlier releases, ``solver="optimal"|"sgd"|"highs"``
+        with ``tol``, ``max_iters``, ``check_every``, ``iterate_dtype``, ``lanes``,
+        ``num_steps``, ``learning_rate``, ``optimizer``: still mapped onto the objects for one
+        release, with a :class:`DeprecationWarning` (every caller in interjax uses the objects);
+        mixing a solver object with them is a :class:`TypeError`.
 
     Returns:
-      :class:`AndOr` with interactions, ``γ``, ``q``, objective, certified ``gap``, ``converged``.
+      :class:`AndOr` with interactions, ``γ``, ``q``, objective, certified ``gap``, ``status``
+      (a :class:`FitStatus` per fit; ``converged`` is ``status == CONVERGED``) and the solver.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -174,81 +223,44 @@ def fit_and_or(
       >>> fit = ij.fit_and_or(v, q_ratio=0.0)
       >>> bool(fit.converged), round(float(fit.and_[3]), 3), round(float(fit.or_[6]), 3)
       (True, 2.0, 1.0)
+      >>> capped = ij.fit_and_or(v, solver=ij.PDHG(tol=1e-9, max_iters=64))
+      >>> ij.FitStatus(int(capped.status)).name, int(capped.iterations)
+      ('ITERATION_CAP', 64)
     """
-    v = as_values(v)
-    q_ratio, tol, max_iters, check_every = _validate(
-        v, q_ratio, tol, solver, fold, max_iters, check_every
-    )
-    if lanes is not None:
-        lanes = check_int("lanes", lanes, what="fits run side by side, or None for the default")
-    if iterate_dtype is not None:
-        iterate_dtype = _float_dtype(iterate_dtype)
-    if eps is not None:
-        eps = check_real("eps", eps, low=0.0, what="the relative error of the values, e.g. 1.2e-7")
-    if solver == "sgd":
-        num_steps = check_int("num_steps", num_steps, what="SGD steps, e.g. 10_000")
-        if optimizer is None:
-            learning_rate = check_real(
-                "learning_rate", learning_rate, low=0.0, low_open=True, what="e.g. 1e-4"
-            )
+    solver = solver_of(solver, deprecated, "fit_and_or")
+    q_ratio, solver, fold, eps = check_fit_settings(q_ratio, solver=solver, fold=fold, eps=eps)
+    v = check_nonempty(as_values(v))
     v = jnp.asarray(v)
     v = v.astype(work_dtype(v.dtype))
     n = num_players_of(v.shape[-1])
-    lead = v.shape[:-1]
     flat = v.reshape(-1, 2**n)
     tau = q_ratio * jnp.abs(flat[:, -1] - flat[:, 0])
-    if solver == "optimal":
-        p, r, objective, lower, iterations = _solve_optimal(
-            flat,
-            tau,
-            eta=step_size(n),
-            tol=float(tol),
-            max_iters=max_iters,
-            check_every=check_every,
-            iterate_dtype=None if iterate_dtype is None else jnp.dtype(iterate_dtype).name,
-            lanes=default_lanes(n) if lanes is None else int(lanes),
-        )
-    elif solver == "sgd":
-        opt = optimizer or default_sgd(learning_rate, num_steps)
-        p, r, objective, lower, iterations = _solve_sgd(flat, tau, opt, num_steps)
-    else:
-        p, r, objective, lower, iterations = _solve_highs(flat, tau)
+    p, r, objective, lower, iterations, reason = solver.solve(flat, tau)
     return make_result(
         flat,
-        tuple(lead),
+        tuple(v.shape[:-1]),
         p,
         r,
         objective,
         lower,
         iterations,
+        reason,
         tau,
         q_ratio=q_ratio,
         solver=solver,
         fold=fold,
-        tol=tol,
         eps=eps,
     )
 
 
-def _float_dtype(dtype):
-    """``iterate_dtype`` as a float dtype, or a clear error."""
-    try:
-        dt = jnp.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(
-            f"iterate_dtype must be a float dtype (jnp.float32 or jnp.float64) or None, got "
-            f"{dtype!r}"
-        )
-    return dt
-
-
-@functools.partial(jax.jit, static_argnames=("lead", "q_ratio", "solver", "fold", "tol", "eps"))
+@functools.partial(jax.jit, static_argnames=("lead", "q_ratio", "solver", "fold", "eps"))
 def make_result(
-    flat, lead, p, r, objective, lower, iterations, tau, *, q_ratio, solver, fold, tol, eps
+    flat, lead, p, r, objective, lower, iterations, reason, tau, *, q_ratio, solver, fold, eps
 ) -> AndOr:
-    """Interactions, fold, certificate and noise floors of a solved split ``(p, r)``.
+    """Interactions, fold, certificate, status and noise floors of a solved split ``(p, r)``.
+
+    ``status``: ``NON_FINITE`` where the certificate is not finite, else ``CONVERGED`` where
+    ``relative_gap ≤ solver.tol``, else the solver's ``reason`` (e.g. ``ITERATION_CAP``).
 
     One compiled program: run eagerly, its n-stage transforms would compile each small
     operation separately on a first call (about a hundred compilations, seconds on a CPU).
@@ -257,6 +269,11 @@ def make_result(
     op = operators(n)
     and_, or_ = fold_or_into_and(op.M(p), op.O(r), fold)
     rel = relative_gap(objective, lower)
+    status = jnp.where(
+        non_finite(objective, lower),
+        int(FitStatus.NON_FINITE),
+        jnp.where(rel <= solver.tol, int(FitStatus.CONVERGED), reason),
+    ).astype(jnp.int32)
 
     def shape(x):
         return x.reshape(*lead, *x.shape[1:]) if x.ndim and x.shape[0] == flat.shape[0] else x
@@ -271,81 +288,12 @@ def make_result(
         gap=shape(jnp.maximum(objective - lower, 0.0)),
         relative_gap=shape(rel),
         iterations=shape(iterations),
-        converged=shape(rel <= tol),
+        status=shape(status),
         tau=shape(tau),
         noise_floor_and=shape(noise_floor(flat, kind="and", eps=eps)),
         noise_floor_or=shape(noise_floor(flat, kind="or", eps=eps)),
         q_ratio=float(q_ratio),
         solver=solver,
         fold=fold,
-        tol=float(tol),
+        tol=float(solver.tol),
     )
-
-
-def default_lanes(n: int) -> int:
-    """Width of the solver pool: about 2^17 vector entries per pass on CPU (128 lanes at n = 10,
-    the fastest per fit there), 2^22 on accelerators; at least 1."""
-    per_pass = 2**17 if jax.default_backend() == "cpu" else 2**22
-    return max(1, per_pass >> n)
-
-
-@functools.partial(
-    jax.jit, static_argnames=("eta", "tol", "max_iters", "check_every", "iterate_dtype", "lanes")
-)
-def _solve_optimal(flat, tau, *, eta, tol, max_iters, check_every, iterate_dtype=None, lanes):
-    def build(data):
-        return and_or_problem(*data, iterate_dtype)
-
-    best_z, objective, lower, iterations = pdhg_solve_pool(
-        build,
-        (flat, tau),
-        eta=eta,
-        tol=tol,
-        max_iters=max_iters,
-        check_every=check_every,
-        lanes=lanes,
-    )
-    return best_z[:, 0], best_z[:, 1], objective, lower, iterations
-
-
-@functools.partial(jax.jit, static_argnames=("optimizer", "num_steps"))
-def _solve_sgd(flat, tau, optimizer, num_steps):
-    n = flat.shape[-1].bit_length() - 1
-    op = operators(n)
-
-    def one(v, t):
-        p, r, _, _ = sgd_solve(v, t, optimizer=optimizer, num_steps=num_steps)
-        objective = jnp.abs(op.M(p)).sum() + jnp.abs(op.O(r)).sum()
-        # a dual point from the subgradient signs at the end: a valid lower bound, often loose
-        cands = (-op.MT(jnp.sign(op.M(p))), -op.OT(jnp.sign(op.O(r))))
-        lower = jnp.max(jnp.stack([dual_bound(op, c, v, t) for c in cands]))
-        return p, r, objective, lower, jnp.asarray(num_steps, jnp.int32)
-
-    return jax.vmap(one)(flat, tau)
-
-
-def _solve_highs(flat, tau):
-    from interjax.solve._highs import solve_lp_highs
-
-    n = flat.shape[-1].bit_length() - 1
-    op = operators(n)
-    ps, rs, objs, lows = [], [], [], []
-    for v, t in zip(np.asarray(flat), np.asarray(tau), strict=True):
-        sol = solve_lp_highs(v, float(t))
-        ps.append(np.asarray(op.Z(jnp.asarray(sol.and_))))
-        rs.append(np.asarray(op.B(jnp.asarray(sol.or_))))
-        lam = jnp.asarray(sol.duals)
-        lows.append(
-            max(
-                float(dual_bound(op, lam, jnp.asarray(v), t)),
-                float(dual_bound(op, -lam, jnp.asarray(v), t)),
-            )
-        )
-        objs.append(sol.objective)
-    p, r = jnp.asarray(np.stack(ps)), jnp.asarray(np.stack(rs))
-    # HiGHS satisfies the box to its own tolerance: make (p, r) exactly feasible as PDHG does
-    resid = p + r - flat
-    p = p - (resid - jnp.clip(resid, -tau[:, None], tau[:, None]))
-    objective = jnp.abs(op.M(p)).sum(-1) + jnp.abs(op.O(r)).sum(-1)
-    lower = jnp.minimum(jnp.asarray(lows), objective)
-    return p, r, objective, lower, jnp.zeros(len(ps), jnp.int32)

@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from interjax._core import num_players_of
+
 __all__ = ["LPSolution", "solve_lp_highs"]
 
 
@@ -32,6 +34,7 @@ class LPSolution:
     status: str
     seconds: float
     duals: np.ndarray  # multipliers of the matching rows (upper minus lower side)
+    code: int = 0  # SciPy's status: 0 optimal, 1 iteration or time limit, 4 numerical trouble
 
 
 def _zeta_stages(n: int, inputs, nvar: int, row0: int):
@@ -78,9 +81,9 @@ def solve_lp_highs(
 
     v = np.asarray(v, np.float64)
     size = v.shape[-1]
-    n = size.bit_length() - 1
-    if v.ndim != 1 or 2**n != size:
+    if v.ndim != 1 or size < 1 or size & (size - 1):
         raise ValueError(f"solve_lp_highs takes one value vector of length 2**n, got {v.shape}")
+    n = num_players_of(size)
     # columns: x+ x- y+ y- (4·size), then m = C y (size), then one block per butterfly stage
     xp, xm, yp, ym, m0 = 0, size, 2 * size, 3 * size, 4 * size
     nvar = 5 * size
@@ -137,4 +140,5 @@ def solve_lp_highs(
         str(res.message),
         seconds,
         marg[:size] - marg[size:],
+        int(res.status),
     )

@@ -50,7 +50,6 @@ class Operators:
 
     def __init__(self, n: int):
         self.n = n
-        self.size = 2**n
         eigvals, eigvecs = np.linalg.eigh(np.array([[2.0, -1.0], [-1.0, 1.0]]))
         self._u = eigvecs.tolist()
         self._ut = eigvecs.T.tolist()

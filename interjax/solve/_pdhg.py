@@ -1,4 +1,4 @@
-"""The default ``solver="optimal"``: restarted, preconditioned PDHG with a duality-gap certificate.
+"""The default ``solver=ij.PDHG()``: restarted, preconditioned PDHG with a duality-gap certificate.
 
 Problem (METHOD.md §3), in the value domain ``p = v_and``, ``r = v_or``:
 
@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interjax._caches import cache_dict
+from interjax._core import num_players_of
 from interjax.solve._operators import Operators, operators
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Problem",
     "and_or_problem",
     "dual_bound",
+    "non_finite",
     "operator_step",
     "pdhg_init",
     "pdhg_solve",
@@ -208,6 +210,12 @@ def pdhg_update(problem: Problem, state: PDHGState, eta: float, check_every: int
     )
 
 
+def non_finite(objective, lower) -> jax.Array:
+    """Whether a certificate broke down: a NaN or infinite objective, or a NaN or +inf lower
+    bound (the running best keeps a NaN once one appears: min and max propagate it)."""
+    return ~jnp.isfinite(objective) | jnp.isnan(lower) | (lower == jnp.inf)
+
+
 def relative_gap(objective, lower):
     scale = jnp.maximum(jnp.abs(objective), jnp.finfo(objective.dtype).tiny)
     return jnp.where(objective <= lower, 0.0, (objective - lower) / scale)
@@ -216,11 +224,13 @@ def relative_gap(objective, lower):
 def pdhg_solve(
     problem: Problem, z, lam, *, eta: float, tol: float, max_iters: int, check_every: int = 64
 ) -> PDHGState:
-    """Iterate until ``relative_gap ≤ tol`` or ``max_iters`` (vmappable)."""
+    """Iterate until ``relative_gap ≤ tol``, ``max_iters`` or a non-finite certificate
+    (vmappable)."""
 
     def cond(state):
         gap = relative_gap(state.best_objective, state.best_lower)
-        return (gap > tol) & (state.iteration < max_iters)
+        broken = non_finite(state.best_objective, state.best_lower)
+        return (gap > tol) & (state.iteration < max_iters) & ~broken
 
     return jax.lax.while_loop(
         cond, lambda s: pdhg_update(problem, s, eta, check_every), pdhg_init(problem, z, lam)
@@ -242,7 +252,8 @@ def pdhg_solve_pool(
 
     A plain ``vmap`` of :func:`pdhg_solve` computes every sample until the slowest one has
     converged (a batch of fits costs ``B · max_i iterations_i``). Here each lane takes the next
-    problem from the queue as soon as its own has converged (or reached ``max_iters``), so the
+    problem from the queue as soon as its own has converged (or reached ``max_iters``, or its
+    certificate turned NaN or infinite: :func:`non_finite`), so the
     cost is about ``Σ_i iterations_i / lanes`` plus the tail of the last problems. Once the
     queue is empty and at most ``tail_lanes`` (default ``lanes // 8``) problems are still
     running, they move to a narrower pool, so a few slow fits at the end do not keep all lanes
@@ -273,7 +284,9 @@ def pdhg_solve_pool(
         states, lane_index, next_problem, results, finished_count = carry
         states = jax.vmap(update_lane)(jnp.minimum(lane_index, num - 1), states)
         gap = relative_gap(states.best_objective, states.best_lower)
-        finished = ((gap <= tol) | (states.iteration >= max_iters)) & (lane_index < num)
+        broken = non_finite(states.best_objective, states.best_lower)
+        stop = (gap <= tol) | (states.iteration >= max_iters) | broken
+        finished = stop & (lane_index < num)
         out = jnp.where(finished, lane_index, num)  # index num: dropped
         got = (states.best_z, states.best_objective, states.best_lower, states.iteration)
         results = _tmap(lambda r, g: r.at[out].set(g, mode="drop"), results, got)
@@ -336,8 +349,7 @@ def and_or_problem(v, tau, iterate_dtype=None) -> tuple[Problem, jax.Array, jax.
     (twice the memory bandwidth) while the certificate is still computed in ``v``'s dtype from
     the iterates, so the gap it reports stays a valid bound.
     """
-    n = v.shape[-1].bit_length() - 1
-    op = operators(n)
+    op = operators(num_players_of(v.shape[-1]))
     v_full, tau_full = v, tau
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
     v, tau = v.astype(dt), jnp.asarray(tau).astype(dt)

@@ -1,12 +1,39 @@
-"""The result of an AND-OR extraction: a frozen pytree that carries its own certificate."""
+"""The result of an AND-OR extraction: a frozen pytree that carries its own certificate and the
+reason each fit stopped."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+from typing import Any
 
 import jax
 
-__all__ = ["AndOr"]
+from interjax._core import num_players_of
+
+__all__ = ["AndOr", "FitStatus"]
+
+
+class FitStatus(enum.IntEnum):
+    """Why a fit stopped: the codes of :attr:`AndOr.status` (an int array, one code per fit).
+
+    * ``CONVERGED`` (0): the certified relative gap reached the solver's ``tol``.
+    * ``ITERATION_CAP`` (1): the solver's budget ran out first (PDHG's ``max_iters``, SGD's
+      ``num_steps``, HiGHS's ``time_limit``); the result is valid, its gap says how far it is.
+    * ``NON_FINITE`` (2): a NaN or infinity appeared in the iterates or the certificate; do not
+      trust the numbers (try ``iterate_dtype=None`` or rescale the values).
+    * ``SOLVER_FAILED`` (3): HiGHS stopped for another reason (e.g. numerical trouble).
+
+    Example:
+      >>> import interjax as ij
+      >>> int(ij.FitStatus.CONVERGED), ij.FitStatus(1).name
+      (0, 'ITERATION_CAP')
+    """
+
+    CONVERGED = 0
+    ITERATION_CAP = 1
+    NON_FINITE = 2
+    SOLVER_FAILED = 3
 
 
 @jax.tree_util.register_dataclass
@@ -27,13 +54,17 @@ class AndOr:
       gap: ``(...)`` ``objective - lower_bound ≥ objective - optimum``: a certified bound on the
         distance to the optimum.
       relative_gap: ``(...)`` ``gap / max(|objective|, tiny)``.
-      iterations: ``(...)`` iterations run.
-      converged: ``(...)`` whether ``relative_gap ≤ tol`` was reached (always true for HiGHS's
+      iterations: ``(...)`` iterations run (SGD: its steps; HiGHS: 0).
+      status: ``(...)`` int32 :class:`FitStatus` code: why each fit stopped (``CONVERGED``,
+        ``ITERATION_CAP``, ``NON_FINITE``, ``SOLVER_FAILED``). ``converged`` is
+        ``status == CONVERGED``: ``relative_gap ≤ tol`` with finite numbers (true for HiGHS's
         optimum, false for the SGD reference unless its objective met the bound).
       tau: ``(...)`` the error bound ``q_ratio · |v(N) - v(∅)|``.
       noise_floor_and, noise_floor_or: ``(..., 2**n)`` rounding bounds of the transforms on v
         (:func:`interjax.noise_floor`); nothing below them is counted salient.
-      q_ratio, solver, fold, tol: the settings used (static).
+      q_ratio, solver, fold, tol: the settings used (static). ``solver`` is the solver object
+        itself (:class:`PDHG`, :class:`SGD` or :class:`HiGHS`, frozen and hashable), so a fit
+        says exactly how it was computed; ``tol`` is ``solver.tol``.
 
     Returned by :func:`interjax.fit_and_or`; ``n`` is the number of players.
 
@@ -46,6 +77,8 @@ class AndOr:
       ('AndOr', 3, (8,), ())
       >>> bool(fit.converged), round(float(fit.objective), 2), bool(fit.gap >= 0)
       (True, 3.0, True)
+      >>> ij.FitStatus(int(fit.status)).name, fit.solver == ij.PDHG()
+      ('CONVERGED', True)
       >>> float(ij.matching_error(v, fit.and_, fit.or_, fit.q)) < 1e-9
       True
     """
@@ -59,15 +92,21 @@ class AndOr:
     gap: jax.Array
     relative_gap: jax.Array
     iterations: jax.Array
-    converged: jax.Array
+    status: jax.Array
     tau: jax.Array
     noise_floor_and: jax.Array
     noise_floor_or: jax.Array
     q_ratio: float = dataclasses.field(metadata={"static": True}, default=0.02)
-    solver: str = dataclasses.field(metadata={"static": True}, default="optimal")
+    solver: Any = dataclasses.field(metadata={"static": True}, default=None)
     fold: str = dataclasses.field(metadata={"static": True}, default="singletons")
     tol: float = dataclasses.field(metadata={"static": True}, default=1e-3)
 
     @property
     def n(self) -> int:
-        return self.and_.shape[-1].bit_length() - 1
+        """The number of players (``and_`` has ``2**n`` entries)."""
+        return num_players_of(self.and_.shape[-1])
+
+    @property
+    def converged(self) -> jax.Array:
+        """``(...)`` bool: ``status == FitStatus.CONVERGED`` (``relative_gap ≤ tol``, finite)."""
+        return self.status == FitStatus.CONVERGED

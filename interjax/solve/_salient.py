@@ -18,7 +18,15 @@ from interjax._core import check_int, check_real
 from interjax.masks import coalition_players, coalition_sizes, num_players_of, orders
 from interjax.solve._result import AndOr
 
-__all__ = ["KINDS", "Salient", "check_rule", "salient", "salient_mask", "strength_by_order"]
+__all__ = [
+    "KINDS",
+    "Salient",
+    "check_rule",
+    "check_salient_rule",
+    "salient",
+    "salient_mask",
+    "strength_by_order",
+]
 
 KINDS = ("and", "or")
 
@@ -31,8 +39,19 @@ def _check_fit(fit) -> None:
         )
 
 
-def check_rule(ratio=None, top_k=None, share=None):
-    """The salient rule's option, checked before any work: ``(ratio, top_k, share)``."""
+def check_salient_rule(*, ratio=None, top_k=None, share=None):
+    """The salient rule's option, checked before any work (as :func:`salient` checks it):
+    returns ``(ratio, top_k, share)`` as Python numbers, at most one of them not ``None``.
+
+    Example:
+      >>> import interjax as ij
+      >>> ij.solve.check_salient_rule(ratio=0.05)
+      (0.05, None, None)
+      >>> ij.solve.check_salient_rule(top_k=0)
+      Traceback (most recent call last):
+      ...
+      ValueError: top_k must be an int >= 1 (how many of the strongest interactions to keep), got 0
+    """
     if sum(x is not None for x in (ratio, top_k, share)) > 1:
         raise ValueError("give at most one of ratio, top_k, share")
     if top_k is not None:
@@ -46,6 +65,11 @@ def check_rule(ratio=None, top_k=None, share=None):
             "ratio", ratio, low=0.0, high=1.0, what="a share of the largest |I|, e.g. 0.05"
         )
     return ratio, top_k, share
+
+
+def check_rule(ratio=None, top_k=None, share=None):
+    """Private alias of :func:`check_salient_rule` (positional, for older callers)."""
+    return check_salient_rule(ratio=ratio, top_k=top_k, share=share)
 
 
 def _stacked(fit: AndOr):
@@ -78,7 +102,7 @@ def salient_mask(
       False
     """
     _check_fit(fit)
-    ratio, top_k, share = check_rule(ratio, top_k, share)
+    ratio, top_k, share = check_salient_rule(ratio=ratio, top_k=top_k, share=share)
     _, mag, valid = _stacked(fit)
     flat = jnp.where(valid, mag, 0.0).reshape(*mag.shape[:-2], -1)
     if top_k is not None:

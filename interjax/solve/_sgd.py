@@ -1,4 +1,4 @@
-"""``solver="sgd"``: the lab's published optimization, kept to reproduce published numbers.
+"""``solver=ij.SGD()``: the lab's published optimization, kept to reproduce published numbers.
 
 The research code of Li & Zhang (2023, arXiv:2304.13312) and Chen et al. (2024,
 arXiv:2401.16318) minimizes the same L1 objective by gradient descent on ``(γ, q)``: SGD with
@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from interjax._caches import cached
+from interjax._core import num_players_of
 from interjax.solve._operators import operators
 
 __all__ = ["default_sgd", "sgd_solve"]
@@ -42,7 +43,7 @@ def sgd_solve(v, tau, *, optimizer: optax.GradientTransformation, num_steps: int
     the objective at every step (for tests of the schedule).
     """
     if transforms is None:
-        op = operators(v.shape[-1].bit_length() - 1)
+        op = operators(num_players_of(v.shape[-1]))
         transforms = (op.M, op.O)
     and_transform, or_transform = transforms
 

@@ -19,7 +19,9 @@ single-model fit (:mod:`interjax.solve._pdhg`) with ``z = (p_k, r_k)_k`` (``p_k 
   ``Σ_k λ_k = 0``.
 
 The certificate is built like the single-model one: the primal iterate is projected onto the
-constraints exactly, and dual candidates satisfying ``Kᵀλ = 0`` are scaled into ``C``.
+constraints exactly, and dual candidates satisfying ``Kᵀλ = 0`` are scaled into ``C``. The joint
+problem runs on the same driver as the single fits (:func:`~interjax.solve._pdhg.pdhg_solve_pool`,
+one lane), so it stops, and reports its status, the same way.
 """
 
 from __future__ import annotations
@@ -29,8 +31,19 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from interjax._core import check_real, num_players_of
+from interjax.solve._fit import (
+    as_values,
+    check_fit_settings,
+    check_nonempty,
+    make_result,
+    solver_of,
+)
 from interjax.solve._operators import operators
-from interjax.solve._pdhg import Problem, operator_step, pdhg_solve, relative_gap
+from interjax.solve._pdhg import Problem, operator_step, pdhg_solve_pool, relative_gap
+from interjax.solve._result import FitStatus
+from interjax.solve._solvers import DEFAULT_SOLVER, PDHG
+from interjax.transform import work_dtype
 
 __all__ = [
     "fit_shared_and_or",
@@ -106,8 +119,7 @@ def shared_problem(vs, taus, alpha, bound):
 
     ``z = (p, r)`` of shape ``(2, K, N)``; ``λ = (λ_A (2, K, N), λ_B (K, N), λ_C (K, N))``.
     """
-    n = vs.shape[-1].bit_length() - 1
-    op = operators(n)
+    op = operators(num_players_of(vs.shape[-1]))
     M, O = jax.vmap(op.M), jax.vmap(op.O)
     MT, OT = jax.vmap(op.MT), jax.vmap(op.OT)
     ZT, BT = jax.vmap(op.ZT), jax.vmap(op.BT)
@@ -159,24 +171,33 @@ def shared_problem(vs, taus, alpha, bound):
 
 @functools.partial(jax.jit, static_argnames=("alpha", "eta", "tol", "max_iters", "check_every"))
 def _solve(vs, taus, bound, *, alpha, eta, tol, max_iters, check_every):
-    problem, z, lam = shared_problem(vs, taus, alpha, bound)
-    state = pdhg_solve(
-        problem, z, lam, eta=eta, tol=tol, max_iters=max_iters, check_every=check_every
+    def build(data):
+        vs, taus, bound = data
+        return shared_problem(vs, taus, alpha, bound)
+
+    best_z, objective, lower, iterations = pdhg_solve_pool(
+        build,
+        (vs[None], taus[None], jnp.asarray(bound, vs.dtype)[None]),
+        eta=eta,
+        tol=tol,
+        max_iters=max_iters,
+        check_every=check_every,
+        lanes=1,
     )
-    return state
+    return best_z[0], objective[0], lower[0], iterations[0]
 
 
 def solve_shared(
     vs, taus, *, alpha: float, bound, tol: float, max_iters: int, check_every: int = 64
 ):
-    """Run the shared problem; returns ``(p, r, objective, lower, iterations)``."""
+    """Run the shared problem; returns ``(p, r, objective, lower, iterations, relative_gap)``."""
     num_models, size = vs.shape
     with jax.ensure_compile_time_eval(), jax.enable_x64(True):
         problem, _, lam = shared_problem(
             jnp.zeros((num_models, size)), jnp.zeros(num_models), float(alpha), 0.0
         )
     eta = operator_step(("shared", num_models, size), problem, lam)
-    state = _solve(
+    (p, r), objective, lower, iterations = _solve(
         vs,
         taus,
         bound,
@@ -186,15 +207,7 @@ def solve_shared(
         max_iters=max_iters,
         check_every=check_every,
     )
-    p, r = state.best_z
-    return (
-        p,
-        r,
-        state.best_objective,
-        state.best_lower,
-        state.iteration,
-        relative_gap(state.best_objective, state.best_lower),
-    )
+    return p, r, objective, lower, iterations, relative_gap(objective, lower)
 
 
 def fit_shared_and_or(
@@ -203,11 +216,10 @@ def fit_shared_and_or(
     *,
     alpha: float = 0.1,
     gamma_ratio: float = 0.02,
-    tol: float = 1e-3,
-    max_iters: int = 50_000,
-    check_every: int = 64,
+    solver: PDHG = DEFAULT_SOLVER,
     fold: str = "singletons",
     eps: float | None = None,
+    **deprecated,
 ):
     """AND-OR interactions shared by several models explained on the same input.
 
@@ -218,51 +230,65 @@ def fit_shared_and_or(
         Our default (0.1); Chen et al. (2024) leave it a hyper-parameter.
       gamma_ratio: bound ``b`` of the model-specific splits, ``b = gamma_ratio · mean_k
         |v_k(N) - v_k(∅)|`` (our default; with 0 every model uses one split γ̄).
-      tol, max_iters, check_every, fold, eps: as in :func:`interjax.fit_and_or`.
+      solver: a :class:`PDHG` (its ``tol``, ``max_iters``, ``check_every``; the joint problem
+        iterates in the values' dtype on one lane, so ``iterate_dtype`` must be ``None`` and
+        ``lanes`` has no effect). The flat ``tol=``, ``max_iters=``, ``check_every=`` of earlier
+        releases still work for one release, with a :class:`DeprecationWarning`.
+      fold, eps: as in :func:`interjax.fit_and_or`.
 
     Returns:
       :class:`AndOr` whose interaction arrays have the model axis first, ``(K, 2**n)``, and
       whose ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``iterations`` and
-      ``converged`` describe the joint problem (scalars).
+      ``status`` describe the joint problem (scalars).
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import interjax as ij, jax.numpy as jnp
       >>> a, o = jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0)
       >>> vs = jnp.stack([ij.and_inverse(a), ij.reconstruct(a, o)])  # model 2 adds an OR term
-      >>> fit = ij.fit_shared_and_or(vs, q_ratio=0.0, gamma_ratio=1.0)
+      >>> fit = ij.fit_shared_and_or(vs, q_ratio=0.0, gamma_ratio=1.0, solver=ij.PDHG(tol=1e-3))
       >>> bool(fit.converged), [round(float(x), 2) for x in fit.and_[:, 3]]
       (True, [2.0, 2.0])
       >>> [round(float(x), 2) for x in fit.or_[:, 6]]
       [0.0, 1.0]
     """
-    from interjax._core import check_real
-    from interjax.masks import num_players_of
-    from interjax.solve._fit import _validate, as_values, make_result
-    from interjax.transform import work_dtype
-
+    solver = solver_of(
+        solver, deprecated, "fit_shared_and_or", allowed=("tol", "max_iters", "check_every")
+    )
+    if not isinstance(solver, PDHG):
+        raise TypeError(
+            "fit_shared_and_or runs the PDHG solver only: pass solver=ij.PDHG(...), got "
+            f"{type(solver).__name__}"
+        )
+    if solver.iterate_dtype is not None:
+        raise ValueError(
+            "fit_shared_and_or iterates in the values' dtype: pass solver=ij.PDHG(...) with "
+            f"iterate_dtype=None, got iterate_dtype={solver.iterate_dtype!r}"
+        )
     vs = as_values(vs, "vs")
     if vs.ndim != 2:
         raise ValueError(
             f"vs must be (K models, 2**n): one value vector per model, got shape {vs.shape}"
         )
-    q_ratio, tol, max_iters, check_every = _validate(
-        vs, q_ratio, tol, "optimal", fold, max_iters, check_every, name="vs"
-    )
+    q_ratio, solver, fold, eps = check_fit_settings(q_ratio, solver=solver, fold=fold, eps=eps)
+    vs = check_nonempty(vs, "vs")
     alpha = check_real("alpha", alpha, low=0.0, what="the weight of the per-model L1 term")
     gamma_ratio = check_real(
         "gamma_ratio", gamma_ratio, low=0.0, what="the model-specific split's bound, e.g. 0.02"
     )
-    if eps is not None:
-        eps = check_real("eps", eps, low=0.0, what="the relative error of the values")
     vs = jnp.asarray(vs)
     vs = vs.astype(work_dtype(vs.dtype))
-    num_players_of(vs.shape[-1])
     spans = jnp.abs(vs[:, -1] - vs[:, 0])
     taus = q_ratio * spans
     bound = gamma_ratio * spans.mean()
     p, r, objective, lower, iterations, _ = solve_shared(
-        vs, taus, alpha=alpha, bound=bound, tol=tol, max_iters=max_iters, check_every=check_every
+        vs,
+        taus,
+        alpha=alpha,
+        bound=bound,
+        tol=solver.tol,
+        max_iters=solver.max_iters,
+        check_every=solver.check_every,
     )
     return make_result(
         vs,
@@ -272,10 +298,10 @@ def fit_shared_and_or(
         objective,
         lower,
         iterations,
+        jnp.asarray(int(FitStatus.ITERATION_CAP), jnp.int32),
         taus,
         q_ratio=q_ratio,
-        solver="shared",
+        solver=solver,
         fold=fold,
-        tol=tol,
         eps=eps,
     )

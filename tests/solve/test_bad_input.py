@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import interjax as ij
-from interjax.solve import _fit, _shared
+from interjax.solve import _shared, _solvers
 
 V = np.asarray(ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0)))
 
@@ -34,7 +34,7 @@ def no_solve(monkeypatch):
         raise AssertionError("a solver ran before the input was validated")
 
     for name in ("_solve_optimal", "_solve_sgd", "_solve_highs"):
-        monkeypatch.setattr(_fit, name, forbidden)
+        monkeypatch.setattr(_solvers, name, forbidden)
     monkeypatch.setattr(_shared, "solve_shared", forbidden)
 
 
@@ -67,8 +67,12 @@ def no_solve(monkeypatch):
     ],
 )
 def test_bad_options(kwargs, error, match):
+    """Fit options go to the fit, the solver's to its object (which checks them when made)."""
+    kwargs = dict(kwargs)
+    make = {"pdhg": ij.PDHG, "sgd": ij.SGD}[kwargs.pop("solver", "pdhg")]
+    fit_options = {k: kwargs.pop(k) for k in ("q_ratio", "eps") if k in kwargs}
     with fast(), pytest.raises(error, match=match):
-        ij.fit_and_or(V, **kwargs)
+        ij.fit_and_or(V, solver=make(**kwargs), **fit_options)
 
 
 @pytest.mark.usefixtures("no_solve")
@@ -104,8 +108,10 @@ def test_bad_values(v, error, match):
     ],
 )
 def test_shared_bad_input(vs, kwargs, error, match):
+    kwargs = dict(kwargs)
+    solver = {k: kwargs.pop(k) for k in ("check_every", "tol") if k in kwargs}
     with fast(), pytest.raises(error, match=match):
-        ij.fit_shared_and_or(vs, **kwargs)
+        ij.fit_shared_and_or(vs, solver=ij.PDHG(**solver), **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +128,7 @@ def fit():
         gap=scalar,
         relative_gap=scalar,
         iterations=jnp.zeros((), jnp.int32),
-        converged=jnp.array(True),
+        status=jnp.array(int(ij.FitStatus.CONVERGED), jnp.int32),
         tau=scalar,
         noise_floor_and=ij.noise_floor(V),
         noise_floor_or=ij.noise_floor(V, kind="or"),

@@ -136,7 +136,7 @@ def test_solver_pool_gives_each_fit_its_own_iterations(unpooled, lanes, tail_lan
 
 
 def test_pool_width_does_not_change_fits(batch, fit):
-    pooled = ij.fit_and_or(jnp.asarray(batch[0]), q_ratio=0.02, lanes=2)
+    pooled = ij.fit_and_or(jnp.asarray(batch[0]), q_ratio=0.02, solver=ij.PDHG(lanes=2))
     np.testing.assert_array_equal(pooled.iterations, fit.iterations)
     np.testing.assert_allclose(pooled.and_, fit.and_, atol=1e-12)
     np.testing.assert_allclose(pooled.or_, fit.or_, atol=1e-12)
@@ -145,7 +145,7 @@ def test_pool_width_does_not_change_fits(batch, fit):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_planted_model_recovered_exactly(seed):
     v, a, o = planted(seed + 10)
-    fit = ij.fit_and_or(jnp.asarray(v), q_ratio=0.0, tol=1e-6)
+    fit = ij.fit_and_or(jnp.asarray(v), q_ratio=0.0, solver=ij.PDHG(tol=1e-6))
     assert bool(fit.converged)
     sal = ij.salient(fit)
     got = {(int(s), int(k)) for s, k in zip(sal.sets, sal.kinds, strict=True)}
@@ -157,14 +157,14 @@ def test_planted_model_recovered_exactly(seed):
 
 def test_highs_solver_option_matches(batch):
     v, optima = batch
-    fit = ij.fit_and_or(jnp.asarray(v[:2]), solver="highs")
+    fit = ij.fit_and_or(jnp.asarray(v[:2]), solver=ij.HiGHS())
     np.testing.assert_allclose(fit.objective, optima[:2], rtol=1e-7)
     assert np.all(np.asarray(fit.relative_gap) < 1e-6)
 
 
 def test_iteration_cap_reports_not_converged(batch):
     v, optima = batch
-    fit = ij.fit_and_or(jnp.asarray(v[0]), max_iters=64, check_every=64)
+    fit = ij.fit_and_or(jnp.asarray(v[0]), solver=ij.PDHG(max_iters=64, check_every=64))
     assert not bool(fit.converged) and int(fit.iterations) == 64
     assert float(fit.lower_bound) <= optima[0] * (1 + 1e-9) <= float(fit.objective) * (1 + 1e-9)
 
@@ -184,7 +184,7 @@ def test_sgd_reference_follows_the_schedule(batch):
     # momentum may overshoot at the start; after that the objective falls window by window
     assert np.all(np.diff(windows[1:]) < 0)
     assert np.all(np.abs(np.asarray(q)) <= 0.02 * abs(v[3, -1] - v[3, 0]) + 1e-12)
-    fit = ij.fit_and_or(jnp.asarray(v[3]), solver="sgd", num_steps=steps, learning_rate=1e-3)
+    fit = ij.fit_and_or(jnp.asarray(v[3]), solver=ij.SGD(num_steps=steps, learning_rate=1e-3))
     assert float(fit.objective) >= optima[3] * (1 - 1e-9)  # never below the optimum
     assert float(fit.lower_bound) <= optima[3] * (1 + 1e-9)
     schedule = optax.exponential_decay(1.0, transition_steps=steps, decay_rate=0.1)
@@ -216,19 +216,19 @@ def test_noise_floor_respected():
 @pytest.mark.parametrize(
     ("v", "kwargs", "match"),
     [
-        (np.zeros(12), {}, "2\\*\\*n"),
-        (np.array([0.0, np.nan, 1.0, 2.0]), {}, "NaN"),
-        (np.zeros(8), {"q_ratio": -0.1}, "q_ratio"),
-        (np.zeros(8), {"tol": 0.0}, "tol"),
-        (np.zeros(8), {"solver": "adam"}, "solver"),
-        (np.zeros(8), {"fold": "all"}, "fold"),
-        (np.zeros(8), {"max_iters": 0}, "max_iters"),
-        (np.zeros(8), {"lanes": 0}, "lanes"),
+        (np.zeros(12), dict, "2\\*\\*n"),
+        (np.array([0.0, np.nan, 1.0, 2.0]), dict, "NaN"),
+        (np.zeros(8), lambda: {"q_ratio": -0.1}, "q_ratio"),
+        (np.zeros(8), lambda: {"solver": ij.PDHG(tol=0.0)}, "tol"),
+        (np.zeros(8), lambda: {"solver": "adam"}, "solver"),
+        (np.zeros(8), lambda: {"fold": "all"}, "fold"),
+        (np.zeros(8), lambda: {"solver": ij.PDHG(max_iters=0)}, "max_iters"),
+        (np.zeros(8), lambda: {"solver": ij.PDHG(lanes=0)}, "lanes"),
     ],
 )
 def test_bad_input(v, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ij.fit_and_or(v, **kwargs)
+        ij.fit_and_or(v, **kwargs())
 
 
 def test_mixed_n_batch_is_refused():
@@ -240,7 +240,7 @@ def test_mixed_n_batch_is_refused():
 
 def test_float32_iterates_keep_a_valid_certificate(batch):
     v, optima = batch
-    fit = ij.fit_and_or(jnp.asarray(v), iterate_dtype=jnp.float32)
+    fit = ij.fit_and_or(jnp.asarray(v), solver=ij.PDHG(iterate_dtype=jnp.float32))
     assert fit.and_.dtype == jnp.float64 and fit.converged.all()
     obj, low = np.asarray(fit.objective), np.asarray(fit.lower_bound)
     assert np.all(obj >= optima * (1 - 1e-9)) and np.all(low <= optima * (1 + 1e-9))
@@ -249,10 +249,10 @@ def test_float32_iterates_keep_a_valid_certificate(batch):
 
 
 def test_sgd_schedule_compiles_once_per_setting(batch):
-    from interjax.solve._fit import _solve_sgd
+    from interjax.solve._solvers import _solve_sgd
 
     v = jnp.asarray(batch[0][:2])
-    ij.fit_and_or(v, solver="sgd", num_steps=50, learning_rate=3e-5)
+    ij.fit_and_or(v, solver=ij.SGD(num_steps=50, learning_rate=3e-5))
     size = _solve_sgd._cache_size()
-    ij.fit_and_or(v * 2, solver="sgd", num_steps=50, learning_rate=3e-5)
+    ij.fit_and_or(v * 2, solver=ij.SGD(num_steps=50, learning_rate=3e-5))
     assert _solve_sgd._cache_size() == size
