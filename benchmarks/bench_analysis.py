@@ -89,7 +89,7 @@ def main(argv=None):
                 y,
                 players,
                 steps=steps,
-                mask_value=ij.mean_baseline(ds.x_train),
+                mask_value=ij.mean_mask_value(ds.x_train),
                 iterate_dtype=None if dtype == "float64" else dtype,
                 tol=a.tol,
                 max_iters=20_000,

@@ -166,14 +166,14 @@ class ModelValues:
         self.ds = data.breast_cancer(seed=seed)
         self.net = data.MLP(30, 2, hidden=(64, 64), rngs=nnx.Rngs(seed))
         data.train_classifier(self.net, self.ds.x_train, self.ds.y_train, steps=steps, seed=seed)
-        self.baseline = ij.mean_baseline(self.ds.x_train)
+        self.baseline = ij.mean_mask_value(self.ds.x_train)
         self.test_accuracy = float(data.accuracy(self.net, self.ds.x_test, self.ds.y_test))
 
     def __call__(self, n: int, sample: int = 0) -> np.ndarray:
         x, y = self.ds.x_test[sample], int(self.ds.y_test[sample])
         model = ij.from_nnx(self.net, output=ij.log_odds(target=y))
         players = ij.Players.features(n, num_features=30)
-        v = np.asarray(ij.evaluate(model, x, players, baseline=self.baseline))
+        v = np.asarray(ij.evaluate(model, x, players, mask_value=self.baseline))
         v32 = v.astype(np.float32)
         if not np.array_equal(v32.astype(v.dtype), v):  # the MLP runs in float32
             raise AssertionError("model values are not float32 numbers")

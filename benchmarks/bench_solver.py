@@ -55,7 +55,7 @@ def real_values(n: int, batch: int, seed: int = 0) -> tuple[np.ndarray, str]:
         ds = data.breast_cancer(seed=seed)
         net = data.MLP(30, 2, hidden=(64, 64), rngs=nnx.Rngs(seed))
         data.train_classifier(net, ds.x_train, ds.y_train, steps=600, seed=seed)
-        players, baseline = data.breast_cancer_players(), ij.mean_baseline(ds.x_train)
+        players, baseline = data.breast_cancer_players(), ij.mean_mask_value(ds.x_train)
         if n == 8:  # the first 8 measurements are players, the other two are kept
             groups = [[i, i + 10, i + 20] for i in range(8)]
             players = ij.Players.segments(groups=groups, shape=30)
@@ -71,7 +71,7 @@ def real_values(n: int, batch: int, seed: int = 0) -> tuple[np.ndarray, str]:
         raise ValueError(f"no real model for n={n}; use 8, 10, 12 or 16")
     x, y = ds.x_test[:batch], ds.y_test[:batch]
     model = ij.from_nnx(net, output=ij.log_odds(target=jnp.asarray(y)))
-    return np.asarray(ij.evaluate(model, x, players, baseline=baseline, batched=True)), what
+    return np.asarray(ij.evaluate(model, x, players, mask_value=baseline, batched=True)), what
 
 
 def timed_fit(v, repeats, **kwargs):

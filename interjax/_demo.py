@@ -46,7 +46,7 @@ def explain_one(model_out, x, players, baseline, names, say, top=8):
 
     n = players.n
     t0 = time.perf_counter()
-    v = ij.evaluate(model_out, x, players, baseline=baseline).block_until_ready()
+    v = ij.evaluate(model_out, x, players, mask_value=baseline).block_until_ready()
     t_eval = time.perf_counter() - t0
     i_and, i_or = ij.and_interactions(v), ij.or_interactions(v)
     phi = np.asarray(ij.shapley_values(v))
@@ -192,7 +192,7 @@ def run_demo(
         ij.from_nnx(mlp, output=ij.log_odds(target=y)),
         bc.x_test[i],
         players,
-        ij.mean_baseline(bc.x_train),
+        ij.mean_mask_value(bc.x_train),
         list(players.names),
         say,
     )

@@ -42,7 +42,7 @@ def _task(name, seed):
         def factory(s=seed):
             return data.MLP(30, 2, hidden=(64, 64), rngs=nnx.Rngs(s))
 
-        return ds, factory, data.breast_cancer_players(), ij.mean_baseline(ds.x_train), 3000, 1e-3
+        return ds, factory, data.breast_cancer_players(), ij.mean_mask_value(ds.x_train), 3000, 1e-3
     if name == "digits":
         ds = data.digits(seed=seed)
 

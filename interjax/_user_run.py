@@ -27,7 +27,7 @@ __all__ = [
     "cross_entropy_of",
     "load_data",
     "load_sample_ids",
-    "mask_baseline",
+    "masked_players_value",
     "parse_mask_value",
     "parse_players",
     "select_samples",
@@ -219,8 +219,8 @@ def build_players(spec: PlayerSpec, x_shape: tuple[int, ...], x_dtype):
     return Players.tokens(length, positions=range(n))
 
 
-def mask_baseline(mask_value, mask_token: int | None, x_train: np.ndarray):
-    """``(baseline, description)``: what masked players are replaced by.
+def masked_players_value(mask_value, mask_token: int | None, x_train: np.ndarray):
+    """``(mask value, description)``: what masked players are replaced by.
 
     Integer inputs (token ids) need ``mask_token`` (``--mask-token``); real inputs take
     ``mask_value`` (``zero`` by default, ``mean`` of the training inputs, or a number).

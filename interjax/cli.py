@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument(
         "--same-sign",
         action="store_true",
-        help="a baseline must also agree on the sign for an interaction to be generalizable",
+        help="a baseline model must also agree on the sign for an interaction to be generalizable",
     )
     an.add_argument(
         "--memory-budget",
@@ -368,7 +369,9 @@ def _analyze_checkpoints(
         arrays[k] = arrays[k].astype(input_dtype)
     labels = {k: arrays[k] for k in ("y_train", "y_test")}
     user.check_model_fits_data(described, x_shape, input_dtype, labels, args.model)
-    mask, mask_description = user.mask_baseline(mask_value, args.mask_token, arrays["x_train"])
+    mask, mask_description = user.masked_players_value(
+        mask_value, args.mask_token, arrays["x_train"]
+    )
     baseline_sources = [open_source(d) for d in args.baseline_dirs or []]
     for b in baseline_sources:
         b.describe_layout()  # the same layout detection, before any work
@@ -491,6 +494,30 @@ def _analyze_checkpoints(
         )
 
 
+# the library's errors name its arguments; on the command line they are these flags
+_FLAGS = {
+    "item": "--item",
+    "params_path": "--params-path",
+    "mask_value": "--mask-value",
+    "memory_budget": "--memory-budget",
+    "example_input": "the data's first input",
+}
+
+
+def in_flags(message: str) -> str:
+    """A library error as the command line's user reads it: ``item=`` becomes ``--item`` & co.
+
+    Example:
+      >>> in_flags("pass one of these names as item=, or params_path=a/b")
+      'pass one of these names as --item, or --params-path a/b'
+    """
+    def flag(m):
+        value = m.group(2)
+        return _FLAGS[m.group(1)] + (f" {value}" if value and value not in ",.;:)" else value)
+
+    return re.sub(r"\b(" + "|".join(_FLAGS) + r")=(\S?)", flag, message)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import jax
@@ -517,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench":
             return _bench(args)
     except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
-        print(f"interjax {args.command}: error: {err}", file=sys.stderr)
+        print(f"interjax {args.command}: error: {in_flags(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through JAX and Orbax
         resume = (

@@ -20,8 +20,6 @@ CLI_LAYER = {"cli.py", "_pipeline.py", "_user_run.py", "_demo.py", "_demo_run.py
 # Offenders known when this test was written, in files of other packages' owners: each
 # (file, imported module or name). Empty it as they are fixed; a new offender fails at once.
 KNOWN_OFFENDERS: set[tuple[str, str]] = {
-    ("analyze/_trajectory.py", "interjax.solve._fit"),
-    ("analyze/_trajectory.py", "interjax.solve._salient"),
     ("data/_checkpoint_writer.py", "interjax.checkpoints._quiet"),
 }
 

@@ -20,9 +20,7 @@ from interjax._core import check_int, num_players_of
 from interjax.analyze._generalization import generalization_labels
 from interjax.evaluate import Model, evaluate, log_odds, stack_models
 from interjax.masks import Players
-from interjax.solve import fit_and_or, salient_mask
-from interjax.solve._fit import check_options
-from interjax.solve._salient import check_rule
+from interjax.solve import PDHG, check_fit_settings, check_salient_rule, fit_and_or, salient_mask
 
 __all__ = [
     "AnalysisSettings",
@@ -73,11 +71,15 @@ class AnalysisSettings:
     group_size: int = 10
 
     def __post_init__(self):
-        check_options(self.q_ratio, self.tol, "optimal", "singletons", self.max_iters)
-        check_rule(ratio=self.ratio)
+        check_fit_settings(self.q_ratio, solver=self.solver)  # tol, max_iters and dtype too
+        check_salient_rule(ratio=self.ratio)
         check_int("group_size", self.group_size, what="checkpoints per stage, e.g. 10")
-        if self.iterate_dtype is not None:
-            object.__setattr__(self, "iterate_dtype", jnp.dtype(self.iterate_dtype).name)
+        object.__setattr__(self, "iterate_dtype", self.solver.iterate_dtype)
+
+    @property
+    def solver(self) -> PDHG:
+        """The certified solver of every fit: ``PDHG(tol, max_iters, iterate_dtype)``."""
+        return PDHG(tol=self.tol, max_iters=self.max_iters, iterate_dtype=self.iterate_dtype)
 
     def as_dict(self) -> dict:
         """The settings as JSON, with the precision of the transforms (``float64`` when JAX's
@@ -179,7 +181,8 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
 
     Args:
       v: ``(..., N)`` values, ``N = 2**n``.
-      q_ratio, tol, max_iters, iterate_dtype: as in :func:`interjax.fit_and_or`.
+      q_ratio: as in :func:`interjax.fit_and_or`; tol, max_iters, iterate_dtype: the
+        :class:`interjax.PDHG` solver's.
       ratio: the salient threshold relative to the strongest interaction.
 
     Returns:
@@ -199,8 +202,9 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
       >>> np.flatnonzero(sal[0, 0, 0]).tolist(), np.flatnonzero(sal[0, 0, 1]).tolist()
       ([3], [6])
     """
-    check_rule(ratio=ratio)  # before the fit, not after it
-    fit = fit_and_or(v, q_ratio=q_ratio, tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
+    check_salient_rule(ratio=ratio)  # before the fit, not after it
+    solver = PDHG(tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype)
+    fit = fit_and_or(v, q_ratio=q_ratio, solver=solver)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
         np.asarray(inter),
@@ -287,7 +291,7 @@ def fit_models(
                 stack_models(model.with_output(out), list(group)),
                 x,
                 players,
-                baseline=mask_value,
+                mask_value=mask_value,
                 chunk_size=chunk_size,
                 batched=True,
             )
