@@ -7,6 +7,8 @@ compiled program instead of building a new one:
 - ``solve.step_size``, key (``n``, problem kind, shapes): the PDHG step (power iteration);
 - ``solve.default_sgd``, key (learning rate, steps): the lab's SGD optax transformation;
 - ``data.adamw``, key (learning rate, weight decay): one optax AdamW per setting;
+- ``data.linen_steps``, key (Linen module, call arguments, mutable collections, optimizer): the
+  jitted training step of :func:`interjax.data.train_linen_classifier`;
 - ``cli.summed_loss``, key the Linen ``apply`` function: the jitted summed cross-entropy.
 
 All are bounded by the number of distinct settings a process uses. JAX's own compilation

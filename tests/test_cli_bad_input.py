@@ -16,8 +16,8 @@ import pytest
 from flax import nnx
 
 from interjax import cli
-from interjax.checkpoints import CheckpointSource, CheckpointWriter
-from interjax.data import MLP
+from interjax.checkpoints import CheckpointSource
+from interjax.data import MLP, CheckpointWriter
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -1,5 +1,9 @@
-"""Generalization labels, order profiles, phases and the loss gap (METHOD.md §4-5)."""
+"""Generalization labels, order profiles, phases and the loss gap (METHOD.md §4-5), and the
+baseline protocol: the split of the data and the K baseline models trained on data the target
+never saw (:func:`baseline_split`, :func:`train_baselines`).
+"""
 
+from interjax.analyze._baselines import BaselineSplit, TrainFn, baseline_split, train_baselines
 from interjax.analyze._dynamics import (
     LossGap,
     Phases,
@@ -23,13 +27,16 @@ from interjax.analyze._trajectory import (
 )
 
 __all__ = [
+    "BaselineSplit",
     "GeneralizationProfile",
     "LossGap",
     "Phases",
     "Summary",
     "SummaryProfile",
     "SummaryRemoval",
+    "TrainFn",
     "Trajectory",
+    "baseline_split",
     "check_token_inputs",
     "detect_phases",
     "fit_salient",
@@ -40,5 +47,6 @@ __all__ = [
     "removal_experiment",
     "smooth",
     "summarize",
+    "train_baselines",
     "trajectory",
 ]

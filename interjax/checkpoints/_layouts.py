@@ -112,13 +112,15 @@ class Location:
 
     Example:
       >>> from interjax.checkpoints import Location
-      >>> str(Location("state", ("params",), {})), str(Location(None, (), {}))
+      >>> str(Location("state", ("params",), {})), str(Location())
       ('state/params', '(root)')
+      >>> Location(item="model", path=("params",)).stored
+      {}
     """
 
-    item: str | None
-    path: Path
-    stored: Mapping[Path, Path]
+    item: str | None = None
+    path: Path = ()
+    stored: Mapping[Path, Path] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         return path_str(([self.item] if self.item else []) + list(self.path)) or "(root)"

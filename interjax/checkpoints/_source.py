@@ -1,4 +1,4 @@
-"""Read-only access to a folder of Orbax checkpoints (the only module that imports orbax).
+"""Read-only access to a folder of Orbax checkpoints.
 
 A training run saved with Orbax's ``CheckpointManager`` holds one folder per step, each with one
 item (``mgr.save(step, args=ocp.args.StandardSave(tree))``) or several
@@ -18,6 +18,10 @@ it is filled with a fixed key.
 A step that cannot be read (truncated, half-written, another format) is skipped with a warning
 naming it, and so is a save that never finished (Orbax's temporary folder of an interrupted
 save, which Orbax itself does not list); no readable step at all is an error.
+
+Orbax's routine notices (read-only mode, …) are dropped while interjax calls Orbax, and only
+then (:mod:`interjax.checkpoints._quiet`): absl's verbosity and the user's logging configuration
+are left as they were.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 
 from interjax.checkpoints._factory import FactoryModel, describe_factory
 from interjax.checkpoints._layouts import CheckpointError, Layout, find_layout, flatten_tree
+from interjax.checkpoints._quiet import quiet_orbax
 
 __all__ = [
     "CheckpointError",
@@ -60,10 +65,7 @@ _ARRAY_HANDLERS = ("PyTreeCheckpointHandler", "StandardCheckpointHandler")
 
 def _ocp():
     import orbax.checkpoint as ocp
-    from absl import logging as absl_logging
 
-    # Orbax logs routine notices (read-only mode, ...) as absl warnings: keep errors only
-    absl_logging.set_verbosity(absl_logging.ERROR)
     return ocp
 
 
@@ -160,7 +162,8 @@ class CheckpointSource:
 
     Example:
       >>> import tempfile, jax, numpy as np
-      >>> from interjax.checkpoints import CheckpointSource, CheckpointWriter
+      >>> from interjax.checkpoints import CheckpointSource
+      >>> from interjax.data import CheckpointWriter
       >>> with tempfile.TemporaryDirectory() as tmp:
       ...     with CheckpointWriter(tmp) as writer:
       ...         for step in (0, 10):
@@ -174,6 +177,7 @@ class CheckpointSource:
       ([0, 10], (2, 3))
     """
 
+    @quiet_orbax
     def __init__(
         self,
         directory,
@@ -224,6 +228,7 @@ class CheckpointSource:
         self._items: dict | None = None  # the metadata of the step the layout was found in
 
     # -- managers ---------------------------------------------------------------------------
+    @quiet_orbax
     def _manager(self, item_handlers=None):
         ocp = _ocp()
         options = ocp.CheckpointManagerOptions(
@@ -256,6 +261,7 @@ class CheckpointSource:
             self._readers[names] = self._manager(handlers)
         return self._readers[names]
 
+    @quiet_orbax
     def close(self) -> None:
         """Release Orbax's resources (threads); the folder is untouched."""
         for reader in self._readers.values():
@@ -270,11 +276,13 @@ class CheckpointSource:
         self.close()
 
     # -- steps ------------------------------------------------------------------------------
+    @quiet_orbax
     def all_steps(self) -> list[int]:
         """Committed steps, ascending (re-read from disk, so a run in progress shows new ones)."""
         self._lister.reload()
         return sorted(int(s) for s in self._lister.all_steps())
 
+    @quiet_orbax
     def _unfinished_steps(self) -> dict[int, str]:
         """Steps whose save has not finished: ``{step: folder name}`` of Orbax's temporary
         ``<step>.orbax-checkpoint-tmp*`` folders that have no committed step beside them.
@@ -292,6 +300,7 @@ class CheckpointSource:
         return found
 
     # -- layout -----------------------------------------------------------------------------
+    @quiet_orbax
     def _step_items(self, step: int):
         """``(array items, other items)`` of one step: ``{name: {path: (shape, dtype)}}`` from
         Orbax's metadata (no array is read), and ``{name: kind}`` of items without arrays."""
@@ -408,6 +417,7 @@ class CheckpointSource:
         return self.layout.describe()
 
     # -- restore ----------------------------------------------------------------------------
+    @quiet_orbax
     def _restore_arrays(self, step: int) -> dict:
         """``{model path: array}`` of the required leaves of one step (partial restore)."""
         ocp = _ocp()
@@ -632,7 +642,8 @@ def orbax_source(
     Example:
       >>> import tempfile
       >>> from flax import nnx
-      >>> from interjax.checkpoints import CheckpointWriter, orbax_source
+      >>> from interjax.checkpoints import orbax_source
+      >>> from interjax.data import CheckpointWriter
       >>> factory = lambda: nnx.Linear(2, 1, rngs=nnx.Rngs(0))
       >>> with tempfile.TemporaryDirectory() as tmp:
       ...     with CheckpointWriter(tmp) as writer:

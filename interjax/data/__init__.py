@@ -1,5 +1,17 @@
-"""Small offline datasets, example models and a training loop for the demo and tutorials."""
+"""Small offline datasets, example models, a training loop and the example runs of the demo
+and tutorials.
 
+Orbax is imported by two places of interjax: :mod:`interjax.checkpoints` (reading) and this
+package, which writes the example runs' checkpoints (:class:`CheckpointWriter`,
+:func:`train_run`).
+
+Kept for one release as aliases (the baseline protocol moved to :mod:`interjax.analyze`):
+``BaselineSplit`` and ``baseline_split`` are :class:`interjax.analyze.BaselineSplit` and
+:func:`interjax.analyze.baseline_split`; :func:`train_baselines` is
+:func:`interjax.analyze.train_baselines` with :func:`train_classifier` as its ``train``.
+"""
+
+from interjax.data._checkpoint_writer import CheckpointWriter
 from interjax.data._datasets import (
     Dataset,
     breast_cancer,
@@ -36,6 +48,7 @@ from interjax.data._train import (
 __all__ = [
     "MLP",
     "BaselineSplit",
+    "CheckpointWriter",
     "Dataset",
     "SmallCNN",
     "TextDataset",

@@ -25,34 +25,81 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, init=False)
 class Dataset:
     """Train/test arrays (float32 inputs, int32 labels) with names.
 
     Attributes:
       x_train, x_test: inputs ``(N_train, ...)`` and ``(N_test, ...)`` float32.
       y_train, y_test: labels ``(N_train,)`` and ``(N_test,)`` int32 in ``0 .. C-1``.
-      feature_names: one name per input feature; class_names: ``C`` names (``num_classes``).
-      name: the dataset's name.
+      feature_names: one name per input feature (default ``()``: unnamed).
+      class_names: ``C`` names (default ``()``: unnamed; then ``num_classes`` counts the
+        labels, ``max label + 1``).
+      name: the dataset's name (default ``"dataset"``).
+
+    The four arrays may be passed by position or keyword; the names are keyword-only. The old
+    seven-positional form ``Dataset(x_train, y_train, x_test, y_test, feature_names,
+    class_names, name)`` is still accepted for one release.
 
     Example:
-      >>> from interjax.data import planted_rules
+      >>> import numpy as np
+      >>> from interjax.data import Dataset, planted_rules
       >>> ds = planted_rules(num_train=8, num_test=4, num_features=4)
       >>> ds.x_train.shape, ds.y_test.shape, ds.num_classes, ds.feature_names
       ((8, 4), (4,), 2, ('x0', 'x1', 'x2', 'x3'))
+      >>> x, y = np.zeros((6, 3), np.float32), np.array([0, 1, 2, 0, 1, 2], np.int32)
+      >>> mine = Dataset(x_train=x, y_train=y, x_test=x[:2], y_test=y[:2], name="mine")
+      >>> mine.name, mine.feature_names, mine.num_classes
+      ('mine', (), 3)
     """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    feature_names: tuple[str, ...]
-    class_names: tuple[str, ...]
-    name: str
+    feature_names: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = ()
+    name: str = "dataset"
+
+    def __init__(
+        self,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        *positional_names,  # the old positional form, for one release
+        feature_names: tuple[str, ...] = (),
+        class_names: tuple[str, ...] = (),
+        name: str = "dataset",
+    ):
+        if positional_names:
+            if len(positional_names) > 3:
+                raise TypeError(
+                    f"Dataset takes at most 7 positional arguments ({4 + len(positional_names)} "
+                    "given); pass feature_names=, class_names=, name= by keyword"
+                )
+            feature_names, class_names, name = (
+                *positional_names,
+                *(feature_names, class_names, name)[len(positional_names) :],
+            )
+        for field, value in (
+            ("x_train", x_train),
+            ("y_train", y_train),
+            ("x_test", x_test),
+            ("y_test", y_test),
+            ("feature_names", tuple(feature_names)),
+            ("class_names", tuple(class_names)),
+            ("name", str(name)),
+        ):
+            object.__setattr__(self, field, value)
 
     @property
     def num_classes(self) -> int:
-        return len(self.class_names)
+        """``len(class_names)``, or ``max label + 1`` when the classes are unnamed."""
+        if self.class_names:
+            return len(self.class_names)
+        labels = [np.asarray(y) for y in (self.y_train, self.y_test) if np.size(y)]
+        return max((int(y.max()) + 1 for y in labels), default=0)
 
 
 def _split(x, y, test_fraction, seed):
@@ -90,13 +137,13 @@ def breast_cancer(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
     x_tr, y_tr, x_te, y_te = _split(x, y, test_fraction, seed)
     mu, sd = x_tr.mean(0), x_tr.std(0) + 1e-8
     return Dataset(
-        ((x_tr - mu) / sd).astype(np.float32),
-        y_tr,
-        ((x_te - mu) / sd).astype(np.float32),
-        y_te,
-        tuple(raw.feature_names),
-        tuple(raw.target_names),
-        "breast_cancer",
+        x_train=((x_tr - mu) / sd).astype(np.float32),
+        y_train=y_tr,
+        x_test=((x_te - mu) / sd).astype(np.float32),
+        y_test=y_te,
+        feature_names=tuple(raw.feature_names),
+        class_names=tuple(raw.target_names),
+        name="breast_cancer",
     )
 
 
@@ -142,7 +189,15 @@ def digits(test_fraction: float = 0.3, seed: int = 0) -> Dataset:
     y = raw.target.astype(np.int32)
     x_tr, y_tr, x_te, y_te = _split(x, y, test_fraction, seed)
     names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
-    return Dataset(x_tr, y_tr, x_te, y_te, names, tuple(str(d) for d in range(10)), "digits")
+    return Dataset(
+        x_train=x_tr,
+        y_train=y_tr,
+        x_test=x_te,
+        y_test=y_te,
+        feature_names=names,
+        class_names=tuple(str(d) for d in range(10)),
+        name="digits",
+    )
 
 
 def digit_patch_players(patch_size: int = 2, select=None, background="keep") -> Players:
@@ -209,7 +264,15 @@ def planted_rules(
     y_tr = y_tr.copy()
     y_tr[flips] = 1 - y_tr[flips]
     names = tuple(f"x{i}" for i in range(num_features))
-    return Dataset(x_tr, y_tr, x_te, y_te, names, ("no", "yes"), "planted_rules")
+    return Dataset(
+        x_train=x_tr,
+        y_train=y_tr,
+        x_test=x_te,
+        y_test=y_te,
+        feature_names=names,
+        class_names=("no", "yes"),
+        name="planted_rules",
+    )
 
 
 def planted_rule_flips(num_train: int = 256, label_noise: float = 0.1, seed: int = 0):

@@ -1,14 +1,14 @@
-"""Training runs with Orbax checkpoint sequences, for the demo, tests and notebooks.
+"""The example training runs, with Orbax checkpoint sequences, for the demo, tests and notebooks.
 
 :func:`train_run` trains a Flax NNX classifier with optax and saves a checkpoint sequence, dense
 early and log-spaced later (:func:`save_schedule`), recording train and test loss at every saved
-step. :func:`train_baselines` trains the K baseline models of He et al. (2025,
-arXiv:2505.06993) on data the target never saw (METHOD.md §4):
+step (:class:`TrainingRun`).
 
-* ``protocol="cross_fit"`` (default): the test split is halved (seeded); the baselines train on
-  one half, and the other half supplies the held-out samples whose loss is reported, so that
-  both train and test samples are judged by baselines that never saw them;
-* ``protocol="paper"``: the baselines train on the whole test split, as in the paper.
+The baseline protocol of the analysis (METHOD.md §4: the split of the test data and the K
+baseline models trained on data the target never saw) lives in :mod:`interjax.analyze`
+(:func:`interjax.analyze.baseline_split`, :func:`interjax.analyze.train_baselines`). For one
+release, ``interjax.data`` keeps ``BaselineSplit`` and ``baseline_split`` as aliases of those,
+and :func:`train_baselines` as the analysis's trainer with :func:`train_classifier` as default.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import optax
 from flax import nnx
 
 from interjax._files import write_json_atomic
-from interjax.checkpoints import CheckpointWriter
+from interjax.analyze import BaselineSplit, TrainFn, baseline_split
+from interjax.analyze import train_baselines as _train_baselines
+from interjax.data._checkpoint_writer import CheckpointWriter
 from interjax.data._datasets import Dataset
 from interjax.data._train import Trainer, train_classifier
 
@@ -60,6 +62,9 @@ def save_schedule(total_steps: int, num_saves: int = 20, dense_fraction: float =
     return [s for s in steps if 0 <= s <= total_steps]
 
 
+_METRICS = ("steps", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+
+
 def _loss_and_accuracy(model, x, y) -> tuple[float, float]:
     logits = model(x)
     loss = float(optax.softmax_cross_entropy_with_integer_labels(logits, y).mean())
@@ -78,7 +83,10 @@ class TrainingRun:
     Example:
       >>> from pathlib import Path
       >>> from interjax.data import TrainingRun
-      >>> run = TrainingRun(Path("runs/a"), (0, 10), (0.7, 0.4), (0.7, 0.6), (0.5, 0.9), (0.5, 0.7))
+      >>> run = TrainingRun(
+      ...     directory=Path("runs/a"), steps=(0, 10), train_loss=(0.7, 0.4), test_loss=(0.7, 0.6),
+      ...     train_accuracy=(0.5, 0.9), test_accuracy=(0.5, 0.7),
+      ... )
       >>> run.checkpoints.as_posix(), round(run.test_loss[-1] - run.train_loss[-1], 2)
       ('runs/a/checkpoints', 0.2)
     """
@@ -100,13 +108,7 @@ class TrainingRun:
         """Read a run written by :func:`train_run` from ``directory/metrics.json``."""
         directory = Path(directory)
         m = json.loads((directory / "metrics.json").read_text())
-        return cls(
-            directory,
-            *(
-                tuple(m[k])
-                for k in ("steps", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
-            ),
-        )
+        return cls(directory=directory, **{k: tuple(m[k]) for k in _METRICS})
 
 
 def train_run(
@@ -153,9 +155,7 @@ def train_run(
     trainer = Trainer(
         model, ds.x_train, ds.y_train, batch_size=batch_size, learning_rate=learning_rate, seed=seed
     )
-    record = {
-        k: [] for k in ("steps", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
-    }
+    record: dict[str, list] = {k: [] for k in _METRICS}
     with CheckpointWriter(directory / "checkpoints") as writer:
         for step in save_schedule(total_steps, num_saves):
             trainer.run(step - trainer.steps_done)
@@ -171,59 +171,6 @@ def train_run(
     return TrainingRun.load(directory)
 
 
-@dataclasses.dataclass(frozen=True)
-class BaselineSplit:
-    """Which samples trained the baselines and which are held out for the analysis.
-
-    Attributes:
-      x_baseline, y_baseline: ``(M, ...)``, ``(M,)``: the baselines' training data.
-      x_heldout, y_heldout: ``(M', ...)``, ``(M',)``: the held-out test samples.
-      protocol: ``"cross_fit"`` or ``"paper"`` (METHOD.md §4).
-      baseline_ids, heldout_ids: which rows of the test split each part holds (``(M,)``,
-        ``(M',)`` indices into ``x_test``).
-
-    Example:
-      >>> from interjax.data import baseline_split, planted_rules
-      >>> split = baseline_split(planted_rules(num_train=8, num_test=6), protocol="paper")
-      >>> split.protocol, split.x_baseline.shape, split.x_heldout.shape
-      ('paper', (6, 8), (6, 8))
-    """
-
-    x_baseline: np.ndarray
-    y_baseline: np.ndarray
-    x_heldout: np.ndarray
-    y_heldout: np.ndarray
-    protocol: str
-    baseline_ids: np.ndarray | None = None
-    heldout_ids: np.ndarray | None = None
-
-
-def baseline_split(ds: Dataset, protocol: str = "cross_fit", seed: int = 0) -> BaselineSplit:
-    """Split ``ds``'s test split for the baselines (METHOD.md §4; see the module docstring).
-
-    ``"cross_fit"``: with a seeded permutation π of the M test samples, the baselines train on
-    ``π[:⌊M/2⌋]`` and ``π[⌊M/2⌋:]`` are held out; ``"paper"``: both are the whole test split
-    (He et al. 2025, arXiv:2505.06993).
-
-    Returns:
-      :class:`BaselineSplit`.
-
-    Example:
-      >>> from interjax.data import baseline_split, planted_rules
-      >>> split = baseline_split(planted_rules(num_train=8, num_test=6))
-      >>> split.protocol, split.x_baseline.shape, split.x_heldout.shape
-      ('cross_fit', (3, 8), (3, 8))
-    """
-    if protocol == "paper":
-        every = np.arange(len(ds.x_test))
-        return BaselineSplit(ds.x_test, ds.y_test, ds.x_test, ds.y_test, protocol, every, every)
-    if protocol != "cross_fit":
-        raise ValueError(f"protocol must be 'cross_fit' or 'paper', got {protocol!r}")
-    order = np.random.default_rng(seed).permutation(len(ds.x_test))
-    a, b = order[: len(order) // 2], order[len(order) // 2 :]
-    return BaselineSplit(ds.x_test[a], ds.y_test[a], ds.x_test[b], ds.y_test[b], protocol, a, b)
-
-
 def train_baselines(
     model_factory_for_seed: Callable[[int], nnx.Module],
     split: BaselineSplit,
@@ -233,37 +180,36 @@ def train_baselines(
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     first_seed: int = 1000,
+    train: TrainFn = train_classifier,
 ) -> list[nnx.Module]:
-    """Train ``num`` baseline models (same architecture, seeds ``first_seed + k``) on the
-    baseline part of ``split``; returns the trained modules.
+    """:func:`interjax.analyze.train_baselines` with the example training loop
+    (:func:`train_classifier`) as default ``train``: ``num`` NNX baselines, seeds
+    ``first_seed + k``, trained on the baseline part of ``split``.
 
-    The K baseline models of He et al. 2025 (arXiv:2505.06993; METHOD.md §4), trained on data
-    the target never saw, with :func:`train_classifier`.
+    Kept in :mod:`interjax.data` for one release; the protocol now lives in
+    :mod:`interjax.analyze` (``analyze.train_baselines(factory, split,
+    train=data.train_classifier, ...)``).
 
     Returns:
       A list of ``num`` modules.
 
     Example:
-      >>> import numpy as np
       >>> from flax import nnx
-      >>> from interjax.data import MLP, baseline_split, planted_rules, train_baselines
+      >>> from interjax.analyze import baseline_split
+      >>> from interjax.data import MLP, planted_rules, train_baselines
       >>> split = baseline_split(planted_rules(num_train=8, num_test=16))
       >>> factory = lambda seed: MLP(8, 2, hidden=(8,), rngs=nnx.Rngs(seed))
       >>> models = train_baselines(factory, split, num=2, steps=2, batch_size=8)
       >>> len(models), models[0](split.x_heldout).shape
       (2, (8, 2))
     """
-    models = []
-    for k in range(num):
-        model = model_factory_for_seed(first_seed + k)
-        train_classifier(
-            model,
-            split.x_baseline,
-            split.y_baseline,
-            steps=steps,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            seed=first_seed + k,
-        )
-        models.append(model)
-    return models
+    return _train_baselines(
+        model_factory_for_seed,
+        split,
+        train=train,
+        num=num,
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        first_seed=first_seed,
+    )

@@ -82,6 +82,9 @@ class TextDataset:
       class_names: ``("negative", "positive")``.
       pad_id, mask_id: ids of ``<pad>`` and ``<mask>``; name: the dataset's name.
 
+    The four arrays may be passed by position or keyword; the rest are keyword-only, with the
+    grammar's vocabulary, class names and ids as defaults.
+
     Example:
       >>> from interjax.data import negation_sentiment
       >>> data = negation_sentiment(num_train=8, num_test=4)
@@ -95,10 +98,11 @@ class TextDataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    vocab: tuple[str, ...]
-    class_names: tuple[str, ...]
-    pad_id: int
-    mask_id: int
+    _: dataclasses.KW_ONLY
+    vocab: tuple[str, ...] = VOCAB
+    class_names: tuple[str, ...] = ("negative", "positive")
+    pad_id: int = 0
+    mask_id: int = 1
     name: str = "negation_sentiment"
 
     @property
@@ -199,7 +203,14 @@ def negation_sentiment(
     order = rng.permutation(len(sentences))
     tr, te = order[:num_train], order[num_train : num_train + num_test]
     return TextDataset(
-        x[tr], y[tr], x[te], y[te], VOCAB, ("negative", "positive"), lookup[PAD], lookup[MASK]
+        x_train=x[tr],
+        y_train=y[tr],
+        x_test=x[te],
+        y_test=y[te],
+        vocab=VOCAB,
+        class_names=("negative", "positive"),
+        pad_id=lookup[PAD],
+        mask_id=lookup[MASK],
     )
 
 

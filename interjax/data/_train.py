@@ -9,7 +9,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from interjax._caches import cached
+from interjax._caches import cache_dict, cached
 
 __all__ = ["Trainer", "accuracy", "cross_entropy", "train_classifier", "train_linen_classifier"]
 
@@ -185,6 +185,9 @@ def train_classifier(
     return trainer.run(steps)
 
 
+_LINEN_STEPS = cache_dict("data.linen_steps")  # the jitted step per (module, settings)
+
+
 def _linen_steps(module, call_kwargs, mutable, tx):
     """The jitted Adam(W) step of a Linen classifier (cached per module and settings)."""
     try:
@@ -214,9 +217,6 @@ def _linen_steps(module, call_kwargs, mutable, tx):
 
         _LINEN_STEPS[key] = step
     return _LINEN_STEPS[key]
-
-
-_LINEN_STEPS: dict = {}
 
 
 def train_linen_classifier(

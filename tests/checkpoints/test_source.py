@@ -13,7 +13,8 @@ from flax import nnx
 
 import interjax as ij
 from interjax import data
-from interjax.checkpoints import CheckpointError, CheckpointWriter, orbax_source
+from interjax.checkpoints import CheckpointError, orbax_source
+from interjax.data import CheckpointWriter
 from tests.helpers import folder_hash
 
 STEPS = (0, 20, 40)

@@ -1,9 +1,17 @@
-"""Writing checkpoint sequences (used by interjax's own training helper, never on user folders)."""
+"""Writing checkpoint sequences of the example runs (:func:`interjax.data.train_run`).
+
+Used by interjax's own example training runs (the demo, tests, notebooks), never on a user's
+folders: reading is :mod:`interjax.checkpoints`'s, which never writes. Moved here from
+``interjax.checkpoints._writer``; ``interjax.checkpoints.CheckpointWriter`` stays importable as
+an alias for one release.
+"""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+
+from interjax.checkpoints import orbax_notices_dropped
 
 __all__ = ["CheckpointWriter"]
 
@@ -19,7 +27,7 @@ class CheckpointWriter:
     Example:
       >>> import tempfile, numpy as np
       >>> from pathlib import Path
-      >>> from interjax.checkpoints import CheckpointWriter
+      >>> from interjax.data import CheckpointWriter
       >>> with tempfile.TemporaryDirectory() as tmp:
       ...     with CheckpointWriter(Path(tmp, "run")) as writer:
       ...         for step in (0, 10, 100):
@@ -40,7 +48,7 @@ class CheckpointWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._ocp = ocp
         options = ocp.CheckpointManagerOptions(enable_async_checkpointing=False, create=True)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), orbax_notices_dropped():
             warnings.simplefilter("ignore")
             self._manager = ocp.CheckpointManager(
                 self.directory.resolve(),
@@ -53,14 +61,15 @@ class CheckpointWriter:
         from flax import nnx
 
         tree = nnx.to_pure_dict(params) if isinstance(params, nnx.State) else params
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), orbax_notices_dropped():
             warnings.simplefilter("ignore")
             self._manager.save(int(step), args=self._ocp.args.StandardSave(tree))
 
     def close(self) -> None:
         """Wait for pending writes and release Orbax's resources."""
-        self._manager.wait_until_finished()
-        self._manager.close()
+        with orbax_notices_dropped():
+            self._manager.wait_until_finished()
+            self._manager.close()
 
     def __enter__(self):
         return self
