@@ -14,7 +14,7 @@ with finer spacing meet large partial sums (values near zero: sample 23, normal 
 **Exact reference.** Every float32 number is an integer times a power of two, so the vector is
 scaled by one common power of two ``2**k`` into Python integers and the butterflies run on a
 numpy object array of Python ints (big-int arithmetic, no rounding): AND (Möbius / Harsanyi
-dividends), OR (METHOD.md §2: ``I_or = -Möbius(v(N∖·))`` with ``I_or(∅) = v(∅)``) and Shapley
+dividends), OR (docs/method.md §2: ``I_or = -Möbius(v(N∖·))`` with ``I_or(∅) = v(∅)``) and Shapley
 values ``φ_i = Σ_{S∋i} I_and(S)/|S|``, kept exact as ``Fraction(Σ_{S∋i} I(S)·L/|S|, L·2**k)``
 with ``L = lcm(1, …, n)``.
 
@@ -97,7 +97,7 @@ def exact_and(a: np.ndarray) -> np.ndarray:
 
 
 def exact_or(a: np.ndarray) -> np.ndarray:
-    """I_or(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} a(N∖T) for S ≠ ∅, I_or(∅) = a(∅) (METHOD.md §2)."""
+    """I_or(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} a(N∖T) for S ≠ ∅, I_or(∅) = a(∅) (docs/method.md §2)."""
     w = -exact_and(np.array(a[::-1], dtype=object))
     w[0] = a[0]
     return w

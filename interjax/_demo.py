@@ -59,7 +59,7 @@ def explain_one(model_out, x, players, baseline, names, say, top=8):
         ((abs(sii[i, j]), i, j) for i in range(n) for j in range(i + 1, n)), reverse=True
     )[:5]
     t0 = time.perf_counter()
-    fit = ij.fit_and_or(v)  # sparse AND-OR split, certified optimum (METHOD.md §3)
+    fit = ij.fit_and_or(v)  # sparse AND-OR split, certified optimum (docs/method.md §3)
     t_fit = time.perf_counter() - t0
     sparse = [{**r, "names": _fmt_set(r["players"], names)} for r in ij.salient(fit).as_records()]
     result = {

@@ -511,6 +511,7 @@ def in_flags(message: str) -> str:
       >>> in_flags("pass one of these names as item=, or params_path=a/b")
       'pass one of these names as --item, or --params-path a/b'
     """
+
     def flag(m):
         value = m.group(2)
         return _FLAGS[m.group(1)] + (f" {value}" if value and value not in ",.;:)" else value)

@@ -7,7 +7,7 @@
 #
 # Method: He et al. (2025), [arXiv:2505.06993](https://arxiv.org/abs/2505.06993); AND-OR
 # interactions of Li & Zhang (2023, arXiv:2304.13312) and Chen et al. (2024, arXiv:2401.16318).
-# Section numbers (§) refer to `METHOD.md`. Runs on a CPU in well under a minute.
+# Section numbers (§) refer to `docs/method.md`. Runs on a CPU in well under a minute.
 
 # %%
 import jax
@@ -48,7 +48,7 @@ assert acc > 0.85
 # `ij.Players.patches((8, 8), 2, select=...)` makes patch `select[i]` player `i`;
 # `data.digit_patch_players()` is a ready-made choice of 12 patches (the grid without its
 # corners). A masked patch is set to the **baseline**, here zeros, a blank patch
-# (`baseline=None`).
+# (`mask_value=None`).
 #
 # We explain the first correctly classified held-out image, with the log-odds of its class as the
 # value (§1).
@@ -95,7 +95,7 @@ fig.tight_layout()
 
 # %%
 model = ij.from_nnx(net, output=ij.log_odds(target=y))
-v = ij.evaluate(model, image, players)  # baseline=None: masked patches become 0
+v = ij.evaluate(model, image, players)  # mask_value=None: masked patches become 0
 print(v.shape, f"v(∅) = {float(v[0]):+.3f}   v(N) = {float(v[-1]):+.3f}")
 assert abs(float(v[-1]) - float(ij.log_odds(target=y)(net(image[None])[0]))) < 1e-4
 

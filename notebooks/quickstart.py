@@ -12,7 +12,7 @@
 # The method follows He, Zhang, Cheng, Zhang, Zhang (2025), *Quantifying and Analyzing the
 # Generalization Power of a DNN*, [arXiv:2505.06993](https://arxiv.org/abs/2505.06993), with the
 # AND-OR interactions of Li & Zhang (2023, arXiv:2304.13312) and Chen et al. (2024,
-# arXiv:2401.16318). Section numbers (§) refer to `METHOD.md`, the project's mathematical
+# arXiv:2401.16318). Section numbers (§) refer to `docs/method.md`, the project's mathematical
 # contract. The whole notebook runs on a CPU in well under a minute.
 
 # %%
@@ -67,7 +67,7 @@ print(players.n, "players:", names)
 i = 0  # the first held-out tumour
 x, y = ds.x_test[i], int(ds.y_test[i])
 model = ij.from_nnx(net, output=ij.log_odds(target=y))
-baseline = ij.mean_baseline(ds.x_train)
+baseline = ij.mean_mask_value(ds.x_train)
 print(f"sample {i}: true class {classes[y]!r}, predicted {int(net(x[None]).argmax())}")
 
 # %% [markdown]
@@ -82,7 +82,7 @@ print(f"sample {i}: true class {classes[y]!r}, predicted {int(net(x[None]).argma
 
 # %%
 n = players.n
-v = ij.evaluate(model, x, players, baseline=baseline)
+v = ij.evaluate(model, x, players, mask_value=baseline)
 print(v.shape, v.dtype)
 assert v.dtype == jnp.float64 and v.shape == (2**n,)
 print(f"v(∅) = {float(v[0]):+.3f}   v(N) = {float(v[-1]):+.3f}")
@@ -251,7 +251,7 @@ fig.tight_layout()
 # %%
 xb, yb = ds.x_test[:8], ds.y_test[:8]
 model_b = ij.from_nnx(net, output=ij.log_odds(target=jnp.asarray(yb)))
-v_batch = ij.evaluate(model_b, xb, players, baseline=baseline)
+v_batch = ij.evaluate(model_b, xb, players, mask_value=baseline)
 phi_b = np.asarray(ij.shapley_values(v_batch))
 print(v_batch.shape, phi_b.shape)
 assert np.allclose(v_batch[0], v)  # row 0 is the sample explained above

@@ -15,7 +15,7 @@
 #
 # This tutorial explains the prediction of a small Flax NNX transformer on one sentence,
 # *"the movie was not good"*, with the exact AND-OR interactions of interjax
-# (`../shared/METHOD.md` §1-3; He et al. 2025, arXiv:2505.06993; Li & Zhang 2023,
+# (`docs/method.md` §1-3; He et al. 2025, arXiv:2505.06993; Li & Zhang 2023,
 # arXiv:2304.13312).
 #
 # * **Players** are the words of the sentence (token positions). A masked word is replaced, at the
@@ -70,7 +70,7 @@ assert accuracy > 0.99
 # ## Values of one sentence
 #
 # One token player per word (`ij.Players.tokens`), and the sentence as token ids `(L,)`: a
-# masked word's id is replaced by the `<mask>` id (`baseline=ds.mask_id`), so the model embeds
+# masked word's id is replaced by the `<mask>` id (`mask_value=ds.mask_id`), so the model embeds
 # the masked sentence itself. This is the recipe that stays right over a training run, where
 # every checkpoint and every baseline model has its own embedding table (`analyze.trajectory`
 # refuses pre-embedded inputs there). `ij.log_odds(target=1)` reads
@@ -86,7 +86,7 @@ def explain(sentence: str):
     words = sentence.split()
     players = ij.Players.tokens(ds.seq_len, positions=range(len(words)), names=words)
     tokens = ds.encode(sentence)  # (L,) ids
-    v = ij.evaluate(value_model, tokens, players, baseline=ds.mask_id)
+    v = ij.evaluate(value_model, tokens, players, mask_value=ds.mask_id)
     return words, players, v
 
 
@@ -100,7 +100,7 @@ embedded = ij.evaluate(
     ij.from_nnx(model, output=ij.log_odds(target=1), method="from_embeddings"),
     model.embed(ds.encode("the movie was not good")),
     ij.Players.tokens(ds.seq_len, positions=range(5)),
-    baseline=model.baseline_embedding(ds.mask_id),  # (D,): the <mask> embedding
+    mask_value=model.baseline_embedding(ds.mask_id),  # (D,): the <mask> embedding
 )
 np.testing.assert_allclose(embedded, explain("the movie was not good")[2], atol=1e-5)
 
@@ -134,7 +134,7 @@ np.testing.assert_allclose(phi.sum(), v[-1] - v[0], atol=1e-9)  # efficiency
 #
 # `ij.and_interactions` computes all `2^n` Harsanyi dividends with `n` butterfly passes. They
 # match the model exactly: `ij.and_inverse` sums them back into `v` on every coalition
-# (*universal matching*, METHOD.md §2).
+# (*universal matching*, docs/method.md §2).
 
 # %%
 I_and = np.asarray(ij.and_interactions(v))
@@ -162,8 +162,8 @@ np.testing.assert_allclose(I_and[GOOD] + I_and[PAIR], v[PAIR] - v[NOT], atol=1e-
 # ## Sparse AND-OR interactions
 #
 # Exact AND interactions of a real network are dense (all 31 non-empty sets carry some
-# weight). The paper's representation (METHOD.md §3) splits `v` into an AND part and an OR part,
-# with a small error `|q| ≤ 2% · |v(N) - v(∅)|`, so that the L1 norm of all AND and OR
+# weight). The paper's representation (docs/method.md §3) splits `v` into an AND part and an OR
+# part, with a small error `|q| ≤ 2% · |v(N) - v(∅)|`, so that the L1 norm of all AND and OR
 # interactions is as small as possible. `ij.fit_and_or` solves this linear program and returns
 # a certificate: the gap to a dual lower bound, i.e. how far the result can be from the optimum.
 # The *salient* interactions are those with `|I| ≥ 5%` of the strongest one.
@@ -265,7 +265,7 @@ grammar = [
 ]
 tokens = np.stack([ds.encode(s) for s in grammar])  # (216, L)
 players5 = ij.Players.tokens(ds.seq_len, positions=range(5))
-v_all = ij.evaluate(value_model, tokens, players5, baseline=ds.mask_id)  # (216, 32)
+v_all = ij.evaluate(value_model, tokens, players5, mask_value=ds.mask_id)  # (216, 32)
 I_all = np.asarray(ij.and_interactions(v_all))
 ADJ = 1 << 4  # the adjective is word 4 in all of them, "not" word 3 (PAIR = {3, 4})
 is_pair_strongest = np.abs(I_all[:, 1:]).argmax(axis=1) + 1 == PAIR

@@ -17,7 +17,7 @@
 # a DNN*, arXiv:2505.06993) explain a network's output on a sample by a few salient AND-OR
 # interactions between its input variables, and ask of each one whether it *generalizes*.
 # This tutorial runs their analysis on a whole training run with interjax's public API
-# (`../shared/METHOD.md` §4-5):
+# (`docs/method.md` §4-5):
 #
 # 1. train a target network and save an **Orbax checkpoint sequence**;
 # 2. train **baseline models** on data the target never saw;
@@ -118,7 +118,7 @@ checkpoints_digest = digest(run.checkpoints)
 # ## 2. Baseline models trained on other data
 #
 # Whether an interaction generalizes is judged by K = 3 baseline models of the same
-# architecture (other seeds) trained on data the target never saw (METHOD.md §4). The paper
+# architecture (other seeds) trained on data the target never saw (docs/method.md §4). The paper
 # trains them on the test split; interjax's default `cross_fit` protocol halves the test split:
 # the baselines train on one half, and the other half supplies the held-out samples we analyse,
 # so that train and test samples alike are judged by models that never saw them.
@@ -236,8 +236,8 @@ fig.set_size_inches(9, 3.2)
 # %% [markdown]
 # ## 5. Three phases
 #
-# The paper sees three phases in H (METHOD.md §5): **phase 1** discards the noisy interactions of
-# the initialized network and learns simple generalizable ones, so H rises; in **phase 2**
+# The paper sees three phases in H (docs/method.md §5): **phase 1** discards the noisy interactions
+# of the initialized network and learns simple generalizable ones, so H rises; in **phase 2**
 # increasingly complex interactions with falling generalization power are learned; in **phase 3**
 # mostly non-generalizable (high-order) interactions are learned. The paper reads the phases off
 # figures; `analyze.detect_phases` (called by `summarize`) applies a stated rule to curves

@@ -1,5 +1,5 @@
 """Dynamics over training: the three phases, the loss gap and the removal experiment
-(He et al. 2025, arXiv:2505.06993; METHOD.md §5).
+(He et al. 2025, arXiv:2505.06993; docs/method.md §5).
 
 The paper reads the three phases off figures. interjax detects them with the following stated
 rule on curves over checkpoints, each smoothed by a centred moving average of ``window``
@@ -64,7 +64,7 @@ def smooth(y, window: int = 3) -> np.ndarray:
 
         s_t = (1/w) Σ_{j=0}^{w-1} y_{clip(t - ⌊w/2⌋ + j, 0, T-1)}
 
-    (with ``w = window``); the curves of the phase detector (METHOD.md §5) are smoothed so.
+    (with ``w = window``); the curves of the phase detector (docs/method.md §5) are smoothed so.
 
     Args:
       y: ``(T,)`` values over checkpoints.
@@ -100,7 +100,7 @@ class Phases:
       power_smoothed, nongeneralizable_smoothed, generalizable_smoothed: ``(T,)`` the smoothed
         curves ``H``, ``NG`` and ``GS`` the rule was applied to (the evidence).
       window, rise, dominance, persist: the rule's parameters; :meth:`as_dict` also states the
-        rule in words (METHOD.md §5).
+        rule in words (docs/method.md §5).
 
     Example:
       >>> from interjax.analyze import detect_phases
@@ -160,7 +160,7 @@ def detect_phases(
     the first local maximum ``b1`` of ``H`` followed by a fall ``≥ rise · (max H - min H)``;
     phase 3 starts at the first ``b2 ≥ b1`` from which ``ΔNG > 0`` and
     ``ΔNG ≥ dominance · max(ΔGS, 0)`` for ``persist`` consecutive intervals (He et al. 2025,
-    arXiv:2505.06993; METHOD.md §5).
+    arXiv:2505.06993; docs/method.md §5).
 
     Args:
       steps: ``(T,)`` training steps of the checkpoints (T ≥ 4 for a result).
@@ -262,7 +262,7 @@ class LossGap:
       correlation: Pearson correlation over checkpoints of the gap with the non-generalizable
         strength (nan if either is constant).
       onset_index, onset_step: first checkpoint (index, step) where the gap reaches
-        ``onset_fraction`` of its maximum, or ``None`` (METHOD.md §5).
+        ``onset_fraction`` of its maximum, or ``None`` (docs/method.md §5).
       onset_fraction: that fraction.
 
     Example:
@@ -288,7 +288,7 @@ def loss_gap(
         gap_t = L_test(t) - L_train(t),  ρ = Pearson_t(gap_t, NG_t),
         onset = min{t : gap_t ≥ onset_fraction · max_t gap_t}
 
-    (He et al. 2025, arXiv:2505.06993; METHOD.md §5: the onset is compared with the end of
+    (He et al. 2025, arXiv:2505.06993; docs/method.md §5: the onset is compared with the end of
     phase 1).
 
     Args:

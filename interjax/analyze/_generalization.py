@@ -1,5 +1,5 @@
 """Generalization power of each salient interaction (He et al. 2025, arXiv:2505.06993;
-METHOD.md §4).
+docs/method.md §4).
 
 An interaction ``(S, kind)`` salient for the target model on a sample is *generalizable*
 (``G = 1``) iff it is also salient, of the same kind, for at least one baseline model (trained on
@@ -87,7 +87,7 @@ def generalization_labels(
         G(S, kind | x) = Ω_target(S, kind | x) ∧ ∃k: Ω_k(S, kind | x)
         [∧ sign I_target(S, kind | x) = sign I_k(S, kind | x) with ``same_sign``]
 
-    with Ω the salient masks (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+    with Ω the salient masks (He et al. 2025, arXiv:2505.06993; docs/method.md §4).
 
     Args:
       target_mask: ``(..., 2, N)`` salient mask of the target.
@@ -151,7 +151,7 @@ class GeneralizationProfile(NamedTuple):
     Arrays have shape ``(..., 2, n+1)``: ``[..., kind, k]`` for kind 0 = AND, 1 = OR and order k
     (averaged over the sample axis when ``sample_axis`` is given, so ``...`` are the remaining
     leading axes, e.g. checkpoints). :attr:`power` is the generalization power
-    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` (He et al. 2025, arXiv:2505.06993; docs/method.md §4).
 
     Example:
       >>> import jax.numpy as jnp
@@ -192,7 +192,7 @@ def generalization_profile(
         GS[kind, k] = Σ_{S∈Ω_kind, |S|=k, G=1} |I_kind(S)|,
         NG[kind, k] = Σ_{S∈Ω_kind, |S|=k, G=0} |I_kind(S)|
 
-    and the matching counts (He et al. 2025, arXiv:2505.06993; METHOD.md §4).
+    and the matching counts (He et al. 2025, arXiv:2505.06993; docs/method.md §4).
 
     Args:
       values: ``(..., 2, N)`` interactions (``stack([fit.and_, fit.or_], -2)``).
@@ -259,7 +259,7 @@ def generalization_power(
 
     ``G`` are the labels of :func:`generalization_labels` and the sums run over both kinds and
     all orders (and over ``sample_axis`` when given), so ``H`` equals
-    ``generalization_profile(...).power`` (He et al. 2025, arXiv:2505.06993; METHOD.md §4)
+    ``generalization_profile(...).power`` (He et al. 2025, arXiv:2505.06993; docs/method.md §4)
     without the split by order. ``NaN`` where nothing is salient. Only shapes and dtypes are
     checked (no host transfer, no branch on values): call it inside a jitted training step to
     log ``H``; it traces once per shape.

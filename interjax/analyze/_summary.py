@@ -1,5 +1,5 @@
 """The summary of a trajectory: profiles by kind and order, phases, loss gap, removal
-(METHOD.md §4-5), as a typed :class:`Summary` whose :meth:`Summary.as_dict` is the layout of
+(docs/method.md §4-5), as a typed :class:`Summary` whose :meth:`Summary.as_dict` is the layout of
 ``summary.json``."""
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _loss_gap_from_dict(d: dict) -> LossGap:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Summary(_JsonEq):
-    """What :func:`summarize` finds in a trajectory (METHOD.md §4-5); :meth:`as_dict` is the
+    """What :func:`summarize` finds in a trajectory (docs/method.md §4-5); :meth:`as_dict` is the
     layout of ``summary.json`` and :meth:`from_dict` reads it back.
 
     Attributes:

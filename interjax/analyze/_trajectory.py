@@ -1,5 +1,5 @@
 """The analysis of a training run: every checkpoint and every baseline model on the same
-samples, through one compiled sweep and one batched solve (METHOD.md §4-5).
+samples, through one compiled sweep and one batched solve (docs/method.md §4-5).
 
 Values of all checkpoints (stacked parameters) and all analysed samples come from a single call
 of :func:`interjax.evaluate`; the AND-OR fits of all (checkpoint, sample) pairs from a single
@@ -131,7 +131,7 @@ class Trajectory:
 
     Shapes: T checkpoints, K baselines, B samples, N = 2**n coalitions; interactions are
     ``(..., 2, N)`` with AND at index 0 and OR at index 1 of the kind axis. ``generalizable`` is
-    the label ``G`` of METHOD.md §4 (He et al. 2025, arXiv:2505.06993); :meth:`arrays` gives
+    the label ``G`` of docs/method.md §4 (He et al. 2025, arXiv:2505.06993); :meth:`arrays` gives
     every array field by name (for ``arrays.npz``).
 
     Example:
@@ -175,9 +175,9 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None):
     """Batched AND-OR fits of ``v`` as host arrays: interactions ``(..., 2, N)`` (AND, OR),
     salient mask ``(..., 2, N)`` and certified relative gap ``(...)``.
 
-    ``v = v_and + v_or`` split by :func:`interjax.fit_and_or` (METHOD.md §3), then stacked as
+    ``v = v_and + v_or`` split by :func:`interjax.fit_and_or` (docs/method.md §3), then stacked as
     ``[I_and, I_or]`` on the kind axis and thresholded by :func:`interjax.salient_mask`
-    (``|I| ≥ ratio · max |I|``, METHOD.md §4).
+    (``|I| ≥ ratio · max |I|``, docs/method.md §4).
 
     Args:
       v: ``(..., N)`` values, ``N = 2**n``.
@@ -439,7 +439,7 @@ def trajectory(
     Returns:
       :class:`Trajectory` with values ``(T, B, N)``, interactions, salient masks and labels
       ``G`` ``(T, B, 2, N)``, the baselines' ``(K, B, 2, N)`` (He et al. 2025,
-      arXiv:2505.06993; METHOD.md §4).
+      arXiv:2505.06993; docs/method.md §4).
 
     Example:
       A linear model on n = 3 features at T = 2 checkpoints, K = 1 baseline, B = 2 samples. At

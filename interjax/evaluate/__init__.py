@@ -1,4 +1,4 @@
-"""Model adapters, value functions and the compiled masked sweep (METHOD.md §1)."""
+"""Model adapters, value functions and the compiled masked sweep (docs/method.md §1)."""
 
 from interjax.evaluate._models import (
     INFERENCE_SWITCHES,

@@ -47,7 +47,7 @@ class Model:
       num_stacked: 0 for one parameter set, else the size of the stacked leading axis.
 
     Build one with :func:`from_nnx`, :func:`from_linen` or :func:`from_fn`; ``apply`` maps a
-    batch of masked inputs ``(C, *input_shape)`` to outputs ``(C, ...)`` (METHOD.md §1).
+    batch of masked inputs ``(C, *input_shape)`` to outputs ``(C, ...)`` (docs/method.md §1).
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp
@@ -232,7 +232,7 @@ def from_linen(apply_fn: Callable, variables, output: ValueFn) -> Model:
         batch ``(C, *input_shape)`` to outputs ``(C, ...)``.
       variables: the Linen variable dict (``{"params": ..., "batch_stats": ...}``; data: a new
         checkpoint reuses the compiled sweep).
-      output: value function, e.g. ``ij.log_odds(target=y)`` (METHOD.md §1).
+      output: value function, e.g. ``ij.log_odds(target=y)`` (docs/method.md §1).
 
     Returns:
       :class:`Model`.
@@ -271,7 +271,7 @@ def from_fn(fn: Callable, params, output: ValueFn) -> Model:
         ``(C, K)`` for the class value functions). Static: its hash keys the compile cache.
       params: any parameter pytree (data).
       output: value function, e.g. ``ij.log_odds(target=y)``, or any ``f(output) -> scalar``
-        (METHOD.md §1).
+        (docs/method.md §1).
 
     Returns:
       :class:`Model`.
@@ -292,7 +292,7 @@ def stack_models(models: Sequence[Model] | Model, params_list: Sequence[Any] | N
 
     ``stack_models([m1, m2, m3])`` or ``stack_models(m, [p1, p2, p3])``; evaluating the result
     gives values of shape ``(P, 2**n)`` (or ``(P, B, 2**n)``) from one compiled program, e.g.
-    the checkpoints of a target or the K baselines of METHOD.md §4. Every leaf of the stacked
+    the checkpoints of a target or the K baselines of docs/method.md §4. Every leaf of the stacked
     params gets a leading axis of size ``P``; all sets must share one tree structure.
 
     Example:

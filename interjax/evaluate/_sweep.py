@@ -1,4 +1,4 @@
-"""The compiled sweep: a model on all 2**n masked versions of an input (METHOD.md §1).
+"""The compiled sweep: a model on all 2**n masked versions of an input (docs/method.md §1).
 
 ``v[..., T] = value(model(x_T))`` for every coalition ``T`` in bitmask order. Masks are made on
 device from an integer range, chunk by chunk under ``lax.map`` (memory O(chunk × model) plus the
@@ -240,7 +240,7 @@ def evaluate(
     """Values of ``model`` on all ``2**n`` masked versions of ``x``, in bitmask order.
 
     ``v[T] = value(model(x_T))`` where ``x_T`` keeps the elements of the players in ``T`` and
-    puts the mask value elsewhere (METHOD.md §1; He et al. 2025, arXiv:2505.06993).
+    puts the mask value elsewhere (docs/method.md §1; He et al. 2025, arXiv:2505.06993).
 
     Args:
       model: from :func:`from_nnx`, :func:`from_linen`, :func:`from_fn` (or stacked with
@@ -266,7 +266,7 @@ def evaluate(
         the values cannot be read, so only the static checks run there; ``evaluate`` then
         composes like any JAX function (tests/test_composability.py).
       baseline: alias of ``mask_value`` (its former name; passing both is a TypeError).
-        "Baseline" now names only the baseline models of METHOD.md §4.
+        "Baseline" now names only the baseline models of docs/method.md §4.
 
     Returns:
       ``(2**n,)``, ``(B, 2**n)``, ``(P, 2**n)`` or ``(P, B, 2**n)`` values, float64 when

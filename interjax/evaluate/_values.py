@@ -76,7 +76,7 @@ def _others(logits, target):
 class LogOdds(_Targeted):
     """``v = log p_y / (1 - p_y) = logit_y - logsumexp_{k≠y} logit_k`` (stable form).
 
-    The default value of METHOD.md §1 (He et al. 2025, arXiv:2505.06993); build it with
+    The default value of docs/method.md §1 (He et al. 2025, arXiv:2505.06993); build it with
     :func:`log_odds`. Maps logits ``(K,)`` of one input to a scalar; for a one-logit binary model
     (``K = 1``) class 1 reads ``z`` and class 0 ``-z``.
 
@@ -102,7 +102,7 @@ class LogOdds(_Targeted):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Logit(_Targeted):
-    """``v = logit_y`` (for a one-logit binary model, ``±z``); METHOD.md §1 option.
+    """``v = logit_y`` (for a one-logit binary model, ``±z``); docs/method.md §1 option.
 
     Build it with :func:`logit`. Maps logits ``(K,)`` of one input to a scalar. Attributes
     ``target`` and ``minus_empty`` as in :class:`LogOdds`.
@@ -125,7 +125,7 @@ class Logit(_Targeted):
 class Probability(_Targeted):
     """``v = p_y = softmax(logits)_y`` (``sigmoid(±z)`` for a one-logit binary model).
 
-    A METHOD.md §1 option; build it with :func:`probability`. Maps logits ``(K,)`` of one input
+    A docs/method.md §1 option; build it with :func:`probability`. Maps logits ``(K,)`` of one input
     to a scalar in ``[0, 1]``. Attributes ``target`` and ``minus_empty`` as in :class:`LogOdds`.
 
     Example:
@@ -156,7 +156,7 @@ def _as_target(target):
 
 
 def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
-    """Log-odds of class ``target``: ``v(x_T) = log p_y(x_T) / (1 - p_y(x_T))`` (METHOD.md §1).
+    """Log-odds of class ``target``: ``v(x_T) = log p_y(x_T) / (1 - p_y(x_T))`` (docs/method.md §1).
 
     This is the default value of the paper (He et al. 2025, arXiv:2505.06993) and of the lab's
     earlier work. With ``minus_empty=True`` the value on the empty mask is subtracted,
@@ -170,7 +170,7 @@ def log_odds(target, *, minus_empty: bool = False) -> LogOdds:
 
 
 def logit(target, *, minus_empty: bool = False) -> Logit:
-    """The raw logit of class ``target``: ``v(x_T) = logit_y(x_T)`` (METHOD.md §1 option).
+    """The raw logit of class ``target``: ``v(x_T) = logit_y(x_T)`` (docs/method.md §1 option).
 
     Args:
       target: class index, an int or an int array ``(B,)`` (one per input of a batch).
@@ -190,7 +190,7 @@ def logit(target, *, minus_empty: bool = False) -> Logit:
 
 
 def probability(target, *, minus_empty: bool = False) -> Probability:
-    """The softmax probability of class ``target``: ``v(x_T) = p_y(x_T)`` (METHOD.md §1 option).
+    """The softmax probability of class ``target``: ``v(x_T) = p_y(x_T)`` (docs/method.md §1).
 
     Args:
       target: class index, an int or an int array ``(B,)`` (one per input of a batch).

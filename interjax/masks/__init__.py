@@ -1,12 +1,12 @@
-"""Players, mask values and coalition bitmasks (METHOD.md §1).
+"""Players, mask values and coalition bitmasks (docs/method.md §1).
 
 Two names for two things. The **mask value** is what an absent player's elements are replaced
 by in a masked input ``x_T``: ``ij.evaluate(model, x, players, mask_value=b)``, built with
 :func:`mean_mask_value` or :func:`token_mask_value` and checked by :func:`check_mask_value`.
 A **baseline** is only ever a baseline *model*, one trained on data the target never saw, whose
-salient interactions decide which of the target's generalize (METHOD.md §4). The former names of
-the mask-value helpers (``mean_baseline``, ``token_baseline``, ``check_baseline``) and
-``evaluate``'s ``baseline=`` keyword remain as aliases.
+salient interactions decide which of the target's generalize (docs/method.md §4). The
+former names of the mask-value helpers (``mean_baseline``, ``token_baseline``,
+``check_baseline``) and ``evaluate``'s ``baseline=`` keyword remain as aliases.
 
 Example:
   >>> import interjax as ij, numpy as np

@@ -1,7 +1,7 @@
 """Bitmask helpers for coalitions.
 
 A coalition ``T ⊆ N = {0, …, n-1}`` is the integer ``Σ_{i∈T} 2^i``: bit ``i`` set means player
-``i`` is kept (METHOD.md §1). Index 0 is ∅ and index ``2**n - 1`` is N. Every array over
+``i`` is kept (docs/method.md §1). Index 0 is ∅ and index ``2**n - 1`` is N. Every array over
 coalitions in interjax uses this order. The lab's published research code uses the opposite bit
 order (player 0 is the most significant bit); :func:`to_msb_order` and :func:`from_msb_order`
 convert, and :func:`graded_order` gives a size-graded view. That order is never stored.
@@ -58,7 +58,7 @@ def _player_id(p, what: str) -> int:
 
 
 def orders(n: int) -> np.ndarray:
-    """``|S|`` (the order) for every coalition index ``S`` in bitmask order (METHOD.md §1, §3).
+    """``|S|`` (the order) for every coalition index ``S`` in bitmask order (docs/method.md §1, §3).
 
     Args:
       n: number of players.
@@ -106,7 +106,7 @@ def graded_order(n: int) -> np.ndarray:
 
 
 def coalition_index(players) -> int:
-    """Bitmask index of a set of player ids: ``T = Σ_{i∈T} 2^i`` (METHOD.md §1).
+    """Bitmask index of a set of player ids: ``T = Σ_{i∈T} 2^i`` (docs/method.md §1).
 
     Args:
       players: iterable of int player ids.
@@ -166,7 +166,7 @@ def _reverse_bits(v: jnp.ndarray) -> jnp.ndarray:
 def to_msb_order(v: jnp.ndarray) -> jnp.ndarray:
     """Reorder ``(..., 2**n)`` from interjax's bitmask order to player-0-is-MSB order.
 
-    ``out[rev_n(T)] = v[T]``, where ``rev_n`` reverses the ``n`` bits of ``T`` (METHOD.md §1).
+    ``out[rev_n(T)] = v[T]``, where ``rev_n`` reverses the ``n`` bits of ``T`` (docs/method.md §1).
     This is the order of the lab's research code. The map is an involution, so
     :func:`from_msb_order` is the same permutation. Leading axes are kept.
 
@@ -182,7 +182,7 @@ def from_msb_order(v: jnp.ndarray) -> jnp.ndarray:
     """Reorder ``(..., 2**n)`` from player-0-is-MSB order into interjax's bitmask order.
 
     The inverse of :func:`to_msb_order` (and the same bit-reversal permutation); use it on value
-    or interaction vectors from the lab's research code (METHOD.md §1). Leading axes are kept.
+    or interaction vectors from the lab's research code (docs/method.md §1). Leading axes are kept.
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp

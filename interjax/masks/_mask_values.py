@@ -1,10 +1,10 @@
-"""Mask values: what replaces the elements of absent players (METHOD.md §1).
+"""Mask values: what replaces the elements of absent players (docs/method.md §1).
 
 A mask value is any array that broadcasts to one input: ``0.0`` (zeros, the default), the mean
 over a reference set (:func:`mean_mask_value`), a user array, or for text a mask embedding of
 shape ``(D,)`` that broadcasts over the ``(L, D)`` embedded sequence (:func:`token_mask_value`).
 ``mean_baseline``, ``token_baseline`` and ``check_baseline`` are their former names, kept as
-aliases for one release ("baseline" now names only the baseline models of METHOD.md §4).
+aliases for one release ("baseline" now names only the baseline models of docs/method.md §4).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def token_mask_value(embedding_table, token_id: int) -> jnp.ndarray:
       token_id: row to take, in ``[0, vocab)``.
 
     Returns:
-      ``(D,)`` mask value that broadcasts over an ``(L, D)`` embedded sequence (METHOD.md §1).
+      ``(D,)`` mask value that broadcasts over an ``(L, D)`` embedded sequence (docs/method.md §1).
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""Players: which input elements each of the n players owns (METHOD.md §1).
+"""Players: which input elements each of the n players owns (docs/method.md §1).
 
 A :class:`Players` holds an integer *membership* array: for every element of the part of the
 input it covers, the id of the player that owns it, or ``-1`` for background. Background elements
@@ -59,7 +59,7 @@ def _int_ids(values, name: str) -> np.ndarray:
 class Players:
     """The n players ``N = {0, …, n-1}`` of an explanation and the input elements each owns.
 
-    A coalition ``T ⊆ N`` keeps its players' elements and masks the others (METHOD.md §1).
+    A coalition ``T ⊆ N`` keeps its players' elements and masks the others (docs/method.md §1).
 
     Build one with :meth:`features`, :meth:`patches`, :meth:`segments` or :meth:`tokens`.
     Instances are immutable and hashable, so they can be static arguments of ``jax.jit``.

@@ -222,7 +222,7 @@ def write_report(
     """Write ``summary.json``, ``arrays.npz``, the PNG plots and ``report.md`` / ``report.html``
     into ``out_dir``; returns the markdown page's path.
 
-    The page states the phases (METHOD.md §5, with the rule used), the loss gap, the removal
+    The page states the phases (docs/method.md §5, with the rule used), the loss gap, the removal
     experiment and ``H`` per checkpoint (He et al. 2025, arXiv:2505.06993). Every file is
     written atomically.
 

@@ -78,7 +78,7 @@ def plot_generalization_by_order(summary: Summary | dict, group: str = "all"):
 
     Plots ``Σ_{|S|=k, G=1}|I|`` and ``Σ_{|S|=k, G=0}|I|`` (means over samples) for orders 1, 2, 3
     and ≥ 4 against the training step (log scale), as in He et al. 2025, arXiv:2505.06993
-    (METHOD.md §4-5).
+    (docs/method.md §4-5).
 
     Args:
       summary: a :class:`interjax.analyze.Summary` (or its ``as_dict()``); reads ``steps``
@@ -131,9 +131,9 @@ def plot_generalization_by_order(summary: Summary | dict, group: str = "all"):
 def plot_power_and_loss(summary: Summary | dict, train_loss=None, test_loss=None):
     """Generalization power H over training with train/test loss and the phase boundaries.
 
-    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` per checkpoint (METHOD.md §4) on the left axis, losses on the
+    ``H = Σ_{Ω,G=1}|I| / Σ_Ω|I|`` per checkpoint (docs/method.md §4) on the left axis, losses on the
     right, dashed lines at the phase boundaries of :func:`interjax.analyze.detect_phases`
-    (METHOD.md §5; He et al. 2025, arXiv:2505.06993).
+    (docs/method.md §5; He et al. 2025, arXiv:2505.06993).
 
     Args:
       summary: a :class:`interjax.analyze.Summary` (or its ``as_dict()``); reads ``steps``
@@ -201,7 +201,7 @@ def plot_removal(summary: Summary | dict):
     non-generalizable interactions, over training.
 
     Before: ``softplus(-v(x))``; after: ``softplus(-ṽ(x))`` with
-    ``ṽ(x) = v(x) - Σ_{G=0} I(S|x)`` (:func:`interjax.analyze.removal_experiment`; METHOD.md
+    ``ṽ(x) = v(x) - Σ_{G=0} I(S|x)`` (:func:`interjax.analyze.removal_experiment`; docs/method.md
     §5; He et al. 2025, arXiv:2505.06993).
 
     Args:

@@ -1,4 +1,4 @@
-"""Sparse AND-OR extraction with a certified optimum, and salient interactions (METHOD.md §3).
+"""Sparse AND-OR extraction with a certified optimum, and salient interactions (docs/method.md §3).
 
 A fit takes a frozen solver object (:class:`PDHG` by default, :class:`SGD`, :class:`HiGHS`) and
 returns an :class:`AndOr` whose ``status`` says, per fit, why it stopped (:class:`FitStatus`).

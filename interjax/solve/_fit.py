@@ -1,4 +1,4 @@
-"""``fit_and_or``: the sparse AND-OR interactions of value vectors (METHOD.md §3)."""
+"""``fit_and_or``: the sparse AND-OR interactions of value vectors (docs/method.md §3)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def fold_or_into_and(and_, or_, fold: str = "singletons"):
     """Move OR terms of ∅ (and of single players) into AND: ``I_and(S) += I_or(S)``,
     ``I_or(S) = 0`` for ``|S| ≤ 1`` (one player's AND and OR are the same pattern).
 
-    Universal matching is unchanged by the fold (METHOD.md §3). :func:`fit_and_or` applies it.
+    Universal matching is unchanged by the fold (docs/method.md §3). :func:`fit_and_or` applies it.
 
     Args:
       and_, or_: ``(..., 2**n)`` AND and OR interactions in bitmask order.
@@ -187,7 +187,7 @@ def fit_and_or(
     **deprecated,
 ) -> AndOr:
     """Sparse AND-OR interactions of ``v``: split ``v`` into an AND part and an OR part (with a
-    small error ``q``) that minimize the L1 norm of all interactions (METHOD.md §3; Li & Zhang
+    small error ``q``) that minimize the L1 norm of all interactions (docs/method.md §3; Li & Zhang
     2023, arXiv:2304.13312; Chen et al. 2024, arXiv:2401.16318; He et al. 2025,
     arXiv:2505.06993):
 

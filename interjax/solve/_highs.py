@@ -1,7 +1,7 @@
 """The AND-OR extraction as an explicit linear program, solved by HiGHS (reference solver).
 
 Variables are the AND interactions ``x`` and OR interactions ``y`` (split into positive and
-negative parts), and the problem is (METHOD.md §3)
+negative parts), and the problem is (docs/method.md §3)
 
     min ‖x‖₁ + ‖y‖₁   s.t.   v - τ ≤ Z x + B y ≤ v + τ,
 

@@ -1,4 +1,4 @@
-"""Linear operators of the AND-OR problem, all matrix-free O(n·2^n) butterflies (METHOD.md §2-3).
+"""Linear operators of the AND-OR problem: matrix-free O(n·2^n) butterflies (docs/method.md §2-3).
 
 In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r = v + q``:
 

@@ -1,6 +1,6 @@
 """The default ``solver=ij.PDHG()``: restarted, preconditioned PDHG with a duality-gap certificate.
 
-Problem (METHOD.md §3), in the value domain ``p = v_and``, ``r = v_or``:
+Problem (docs/method.md §3), in the value domain ``p = v_and``, ``r = v_or``:
 
     min_{p, r}  ‖M p‖₁ + ‖O r‖₁    s.t.   v - τ ≤ p + r ≤ v + τ,
 

@@ -39,7 +39,7 @@ class FitStatus(enum.IntEnum):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class AndOr:
-    """Sparse AND-OR interactions of one value vector (or a batch), METHOD.md §3.
+    """Sparse AND-OR interactions of one value vector (or a batch), docs/method.md §3.
 
     Arrays carry the leading batch axes of ``v``; coalitions are in bitmask order.
 

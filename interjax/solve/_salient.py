@@ -1,4 +1,4 @@
-"""Salient AND-OR interactions (METHOD.md §3, last items; He et al. 2025, arXiv:2505.06993).
+"""Salient AND-OR interactions (docs/method.md §3, last items; He et al. 2025, arXiv:2505.06993).
 
 ``Ω = {(S, kind) : S ≠ ∅, |I_kind(S)| ≥ α · max_{kind, S≠∅} |I|}`` with ``α = 0.05`` by default;
 alternatively the ``top_k`` strongest, or the smallest set holding a ``share`` of the total
@@ -85,7 +85,7 @@ def salient_mask(
     """Boolean ``(..., 2, 2**n)`` mask of salient interactions: ``[..., 0, S]`` for AND,
     ``[..., 1, S]`` for OR. Give at most one of ``ratio`` (default 0.05), ``top_k``, ``share``.
 
-    ``Ω = {(S, kind) : S ≠ ∅, |I_kind(S)| ≥ ratio · max_{kind, S≠∅} |I|}`` (METHOD.md §3; He et
+    ``Ω = {(S, kind) : S ≠ ∅, |I_kind(S)| ≥ ratio · max_{kind, S≠∅} |I|}`` (docs/method.md §3; He et
     al. 2025, arXiv:2505.06993); ``top_k`` keeps the k strongest, ``share`` the fewest holding
     that share of the total strength. Terms at or below the noise floor are never salient.
     Jittable; ``fit`` is an :class:`AndOr` with leading axes ``(...)``.
@@ -125,7 +125,7 @@ def salient_mask(
 class Salient:
     """The salient interactions of one sample, strongest first (host-side numpy arrays).
 
-    Returned by :func:`salient` (METHOD.md §3). All arrays have shape ``(m,)`` for ``m``
+    Returned by :func:`salient` (docs/method.md §3). All arrays have shape ``(m,)`` for ``m``
     salient interactions; ``players(i)`` gives the player ids of the i-th set and
     ``as_records()`` a list of dicts.
 
@@ -228,7 +228,7 @@ def strength_by_order(fit: AndOr, mask: jax.Array | None = None):
     :func:`salient_mask` with ratio 0.05.
 
     ``strength[kind, k] = Σ_{(S, kind)∈Ω, |S|=k} |I_kind(S)|`` and ``counts[kind, k] = #{…}``,
-    the per-order curves of METHOD.md §4 (He et al. 2025, arXiv:2505.06993). ``fit`` is an
+    the per-order curves of docs/method.md §4 (He et al. 2025, arXiv:2505.06993). ``fit`` is an
     :class:`AndOr` with leading axes ``(...)``; ``mask`` is ``(..., 2, 2**n)`` booleans.
 
     Example:

@@ -1,5 +1,5 @@
 """Shared AND-OR extraction across several models on one input (Chen et al. 2024,
-arXiv:2401.16318; METHOD.md §3, last item).
+arXiv:2401.16318; docs/method.md §3, last item).
 
 K models ``v_k`` are split with ``γ_k = γ̄ + γ̂_k`` (a shared part and a bounded model-specific
 part, ``|γ̂_k(T)| ≤ b``) and errors ``|q_k| ≤ τ_k``; the loss rewards interactions that all models

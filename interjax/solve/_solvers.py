@@ -1,4 +1,4 @@
-"""The solvers of the AND-OR split (METHOD.md §3): frozen, hashable configurations.
+"""The solvers of the AND-OR split (docs/method.md §3): frozen, hashable configurations.
 
 Each is a frozen dataclass, validated when it is made (so bad settings fail before any work) and
 hashable (so it is a static argument of the compiled fit and a static field of the result). Each
@@ -56,7 +56,7 @@ def _reasons(num: int, code: FitStatus) -> jax.Array:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PDHG:
     """The default solver: restarted, preconditioned PDHG that stops at a certified relative
-    duality gap ``tol`` (METHOD.md §3; Chambolle & Pock 2011, Lu & Yang 2024). The certificate
+    duality gap ``tol`` (docs/method.md §3; Chambolle & Pock 2011, Lu & Yang 2024). The certificate
     gives ``lower ≤ optimum ≤ objective`` whatever the iterates did.
 
     Args:

@@ -1,4 +1,4 @@
-"""Exact interactions and indices by fast O(n·2^n) transforms (METHOD.md §2)."""
+"""Exact interactions and indices by fast O(n·2^n) transforms (docs/method.md §2)."""
 
 from interjax.transform._indices import (
     banzhaf_values,

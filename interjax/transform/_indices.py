@@ -1,4 +1,4 @@
-"""Attribution and interaction indices derived from the Möbius vector (METHOD.md §2).
+"""Attribution and interaction indices derived from the Möbius vector (docs/method.md §2).
 
 With ``m = and_interactions(v)`` (Harsanyi dividends), every index below is a weighted sum of
 ``m`` over the coalitions that contain a player or a pair, computed in O(n·2^n) (pairs: O(n²·2^n))

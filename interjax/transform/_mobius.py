@@ -1,4 +1,4 @@
-"""Fast AND (Möbius / Harsanyi) and OR transforms over coalitions in bitmask order (METHOD.md §2).
+"""Fast AND (Möbius / Harsanyi) and OR transforms of coalitions, bitmask order (docs/method.md §2).
 
 All transforms are ``n`` butterfly passes over the ``(..., 2**n)`` array: pass ``i`` pairs every
 coalition ``T ∌ i`` with ``T ∪ {i}``. O(n·2^n) work, no dense ``2**n × 2**n`` matrix, batched over
@@ -147,7 +147,7 @@ def and_inverse(I) -> jax.Array:
       I: ``(..., 2**n)`` AND interactions in bitmask order.
 
     Returns:
-      ``(..., 2**n)`` values in bitmask order (METHOD.md §2, universal matching's AND part).
+      ``(..., 2**n)`` values in bitmask order (docs/method.md §2, universal matching's AND part).
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp
@@ -165,7 +165,7 @@ def _or_core(v):
 
 def or_interactions(v) -> jax.Array:
     """OR interactions: ``I_or(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} v(N∖T)`` for ``S ≠ ∅``, and
-    ``I_or(∅) = v(∅)`` (METHOD.md §2; Li & Zhang 2023, arXiv:2304.13312).
+    ``I_or(∅) = v(∅)`` (docs/method.md §2; Li & Zhang 2023, arXiv:2304.13312).
 
     Then ``v(T) = I_or(∅) + Σ_{S≠∅, S∩T≠∅} I_or(S)``.
 
@@ -189,7 +189,7 @@ def or_inverse(I) -> jax.Array:
       I: ``(..., 2**n)`` OR interactions in bitmask order.
 
     Returns:
-      ``(..., 2**n)`` values in bitmask order (METHOD.md §2, universal matching's OR part).
+      ``(..., 2**n)`` values in bitmask order (docs/method.md §2, universal matching's OR part).
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp
@@ -210,7 +210,7 @@ def _reconstruct_core(and_, or_):
 
 
 def reconstruct(and_, or_) -> jax.Array:
-    """Right-hand side of universal matching (METHOD.md §2):
+    """Right-hand side of universal matching (docs/method.md §2):
     ``Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S≠∅, S∩T≠∅} I_or(S)`` for every ``T``.
 
     It equals :func:`and_inverse` of ``and_`` plus :func:`or_inverse` of ``or_``.
@@ -253,7 +253,7 @@ def matching_error(v, and_, or_, q=None) -> jax.Array:
     Returns:
       ``(...)``: one number per leading index of ``v``. For exact interactions of ``v`` split
       into ``v_and + v_or = v + q`` it is zero up to rounding (compare with :func:`noise_floor`).
-      This is the universal matching test of METHOD.md §2.
+      This is the universal matching test of docs/method.md §2.
 
     Example:
       >>> import interjax as ij, jax.numpy as jnp
@@ -285,7 +285,7 @@ def noise_floor(v, *, kind: str = "and", eps: float | None = None) -> jax.Array:
     error of the values (the model's precision, default float32's eps ≈ 1.2e-7, since models
     usually run in float32) and ``eps_t`` the precision the transform ran in. For OR the same with
     ``v(N∖T)``. Interactions below this floor carry no information and are never counted salient.
-    (METHOD.md §3, Numerics.)
+    (docs/method.md §3, Numerics.)
 
     Args:
       v: ``(..., 2**n)`` values in bitmask order.

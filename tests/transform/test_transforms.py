@@ -1,4 +1,4 @@
-"""Fast transforms against their brute-force definitions (METHOD.md §2)."""
+"""Fast transforms against their brute-force definitions (docs/method.md §2)."""
 
 import jax
 import jax.numpy as jnp
