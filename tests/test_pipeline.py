@@ -123,3 +123,19 @@ def test_files_get_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_the_command_line_defaults_are_the_analysis_settings():
+    """``interjax analyze`` and the Python API share one set of defaults: the parser's are
+    those of ``AnalysisSettings`` (a changed default there must change here too)."""
+    from interjax import cli
+
+    argv = ["analyze", "ckpt", "--model", "m:f", "--data", "d.npz", "--out", "o"]
+    args = cli._parser().parse_args(argv)
+    ours = AnalysisSettings()
+    assert (args.tol, args.q_ratio, args.ratio, args.same_sign) == (
+        ours.tol,
+        ours.q_ratio,
+        ours.ratio,
+        ours.same_sign,
+    )
