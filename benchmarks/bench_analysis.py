@@ -59,8 +59,13 @@ def main(argv=None):
 
     tmp = Path(tempfile.mkdtemp())
     run = data.train_run(factory, ds, tmp / "run", total_steps=2000, num_saves=a.checkpoints)
-    split = data.baseline_split(ds)
-    bases = [nnx.state(m) for m in data.train_baselines(factory, split, num=3, steps=2000)]
+    split = analyze.baseline_split(ds)
+    bases = [
+        nnx.state(m)
+        for m in analyze.train_baselines(
+            factory, split, train=data.train_classifier, num=3, steps=2000
+        )
+    ]
     k = a.samples // 2
     x = np.concatenate([ds.x_train[:k], split.x_heldout[: a.samples - k]])
     y = np.concatenate([ds.y_train[:k], split.y_heldout[: a.samples - k]])

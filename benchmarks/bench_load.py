@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, result_row, write_json  # noqa: E402
 
 import interjax as ij  # noqa: E402
-from interjax import data  # noqa: E402
+from interjax import analyze, data  # noqa: E402
 from interjax._pipeline import analysis_memory, analyze_run  # noqa: E402
 from interjax.analyze import prepare_analysis  # noqa: E402
 from interjax.checkpoints import orbax_source  # noqa: E402
@@ -74,8 +74,10 @@ def main(argv=None):
     run = data.train_run(
         factory, ds, tmp / "run", total_steps=3000, num_saves=a.checkpoints, learning_rate=3e-3
     )
-    split = data.baseline_split(ds)
-    bases = data.train_baselines(factory, split, num=3, steps=1500, learning_rate=3e-3)
+    split = analyze.baseline_split(ds)
+    bases = analyze.train_baselines(
+        factory, split, train=data.train_classifier, num=3, steps=1500, learning_rate=3e-3
+    )
     k = a.samples // 2
     x = np.concatenate([ds.x_train[:k], split.x_heldout[: a.samples - k]])
     y = np.concatenate([ds.y_train[:k], split.y_heldout[: a.samples - k]])

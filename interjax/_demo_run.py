@@ -65,7 +65,7 @@ def run_task(
 ) -> dict:
     from flax import nnx
 
-    from interjax import data
+    from interjax import analyze, data
     from interjax._pipeline import analyze_run
     from interjax.analyze import prepare_analysis
     from interjax.checkpoints import orbax_source
@@ -85,9 +85,15 @@ def run_task(
             learning_rate=lr,
             seed=seed,
         )
-    split = data.baseline_split(ds, "cross_fit", seed=seed)
-    bases = data.train_baselines(
-        lambda s: factory(s), split, num=3, steps=total, learning_rate=lr, first_seed=1000 + seed
+    split = analyze.baseline_split(ds, "cross_fit", seed=seed)
+    bases = analyze.train_baselines(
+        lambda s: factory(s),
+        split,
+        train=data.train_classifier,
+        num=3,
+        steps=total,
+        learning_rate=lr,
+        first_seed=1000 + seed,
     )
     say(
         f"  {name}: trained target ({len(run.steps)} checkpoints) and 3 baselines in "

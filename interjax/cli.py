@@ -344,7 +344,7 @@ def _analyze_checkpoints(
         check_memory_budget,
         check_output_folder,
     )
-    from interjax.analyze import AnalysisSettings, prepare_analysis
+    from interjax.analyze import AnalysisSettings, baseline_split, prepare_analysis
     from interjax.checkpoints import CheckpointSource
 
     def open_source(folder):
@@ -376,10 +376,8 @@ def _analyze_checkpoints(
     for b in baseline_sources:
         b.describe_layout()  # the same layout detection, before any work
 
-    ds = data.Dataset(
-        arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], (), (), "user"
-    )
-    split = data.baseline_split(ds, protocol=args.protocol)
+    ds = data.Dataset(**{k: arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")})
+    split = baseline_split(ds, protocol=args.protocol)
     train_ids, test_ids = user.select_samples(
         args.samples, sample_ids, len(ds.x_train), split.heldout_ids, args.protocol
     )

@@ -124,8 +124,10 @@ checkpoints_digest = digest(run.checkpoints)
 # so that train and test samples alike are judged by models that never saw them.
 
 # %%
-split = data.baseline_split(ds, "cross_fit", seed=SEED)
-baselines = data.train_baselines(factory, split, num=3, steps=1500, learning_rate=3e-3)
+split = analyze.baseline_split(ds, "cross_fit", seed=SEED)
+baselines = analyze.train_baselines(
+    factory, split, train=data.train_classifier, num=3, steps=1500, learning_rate=3e-3
+)
 for k, b in enumerate(baselines):
     print(
         f"baseline {k}: held-out accuracy {data.accuracy(b, split.x_heldout, split.y_heldout):.3f}"

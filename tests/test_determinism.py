@@ -33,7 +33,7 @@ import pytest
 from flax import nnx
 
 import interjax as ij
-from interjax import data
+from interjax import analyze, data
 from interjax._pipeline import analyze_run
 from interjax.analyze import AnalysisSettings, prepare_analysis
 from interjax.checkpoints import orbax_source
@@ -83,11 +83,13 @@ def test_training_twice_with_one_seed_gives_identical_checkpoints(run, tmp_path)
 def test_baselines_trained_twice_are_identical():
     """The CLI retrains its baselines on every run (and the stage files' fingerprint holds their
     weights): seeded training makes a rerun's baselines the same."""
-    split = data.baseline_split(dataset())
+    split = analyze.baseline_split(dataset())
     a, b = (
         [
             nnx.to_pure_dict(nnx.split(m)[1])
-            for m in data.train_baselines(factory, split, num=2, steps=20)
+            for m in analyze.train_baselines(
+                factory, split, train=data.train_classifier, num=2, steps=20
+            )
         ]
         for _ in range(2)
     )
@@ -149,8 +151,10 @@ def analysis_inputs(src):
     test samples, 4 players; 4 checkpoints: with group_size=2, every fit (2 baselines, 2
     groups of 2 checkpoints) has one shape, so the solver compiles once."""
     ds = dataset()
-    split = data.baseline_split(ds, protocol="paper")
-    baselines = data.train_baselines(factory, split, num=2, steps=20)
+    split = analyze.baseline_split(ds, protocol="paper")
+    baselines = analyze.train_baselines(
+        factory, split, train=data.train_classifier, num=2, steps=20
+    )
     return prepare_analysis(
         src,
         np.concatenate([ds.x_train[:2], ds.x_test[:2]]),

@@ -26,7 +26,7 @@ import pytest
 from flax import nnx
 
 import interjax as ij
-from interjax import data
+from interjax import analyze, data
 from interjax._pipeline import OutputLock, analyze_run
 from interjax.analyze import AnalysisSettings, prepare_analysis
 from interjax.checkpoints import orbax_source
@@ -210,8 +210,10 @@ def small_inputs(user_run):
     src = orbax_source(user_run / "run" / "checkpoints", model_factory=factory)
     steps = src.all_steps()[:6]
     ds = data.planted_rules(num_train=64, num_test=64, num_features=6, seed=1)
-    split = data.baseline_split(ds, protocol="paper")
-    baselines = data.train_baselines(factory, split, num=2, steps=20)
+    split = analyze.baseline_split(ds, protocol="paper")
+    baselines = analyze.train_baselines(
+        factory, split, train=data.train_classifier, num=2, steps=20
+    )
     inputs = prepare_analysis(
         src,
         np.concatenate([ds.x_train[:2], ds.x_test[:2]]),

@@ -34,8 +34,10 @@ def result():
     for step in STEPS:
         trainer.run(step - trainer.steps_done)
         params.append(snapshot(target))
-    split = data.baseline_split(ds)
-    bases = data.train_baselines(mlp, split, num=3, steps=1500, learning_rate=3e-3)
+    split = analyze.baseline_split(ds)
+    bases = analyze.train_baselines(
+        mlp, split, train=data.train_classifier, num=3, steps=1500, learning_rate=3e-3
+    )
     clean = np.setdiff1d(np.arange(len(ds.x_train)), flips)[:8]
     fitted_flips = [
         i for i in flips if np.asarray(target(ds.x_train[i : i + 1])).argmax() == ds.y_train[i]
