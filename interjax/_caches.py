@@ -3,6 +3,8 @@
 interjax caches things that depend only on static settings, so that repeated calls reuse a
 compiled program instead of building a new one:
 
+- ``evaluate.output_shapes``, key (architecture, input shape and dtype, value function): a
+  model's output shape by shape inference (at most 256 entries);
 - ``solve.operators``, key ``n``: the fast AND/OR operators of the solver;
 - ``solve.step_size``, key (``n``, problem kind, shapes): the PDHG step (power iteration);
 - ``solve.default_sgd``, key (learning rate, steps): the lab's SGD optax transformation;

@@ -25,6 +25,7 @@ __all__ = [
     "cast_like",
     "check_model_fits_data",
     "cross_entropy_of",
+    "input_dtype",
     "load_data",
     "load_sample_ids",
     "masked_players_value",
@@ -217,6 +218,16 @@ def build_players(spec: PlayerSpec, x_shape: tuple[int, ...], x_dtype):
             f"masked inputs); use tokens:N with N <= {MAX_PLAYERS} (the first N positions)"
         )
     return Players.tokens(length, positions=range(n))
+
+
+def input_dtype(stored: dict, x_dtype) -> np.dtype:
+    """The dtype the model gets its inputs in: token ids keep theirs; real inputs are float64
+    when every float array of the checkpoint is, else float32 (``stored``: path -> (shape,
+    dtype), from ``CheckpointSource.stored_arrays``)."""
+    if np.issubdtype(x_dtype, np.integer):
+        return np.dtype(x_dtype)
+    floats = [d for _, d in stored.values() if np.issubdtype(d, np.floating)]
+    return np.dtype(np.float64 if floats and all(d == np.float64 for d in floats) else np.float32)
 
 
 def masked_players_value(mask_value, mask_token: int | None, x_train: np.ndarray):

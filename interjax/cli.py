@@ -329,6 +329,28 @@ def _analyze(args) -> None:
         )
 
 
+def _baselines_plan(args, baseline_sources, num_baselines: int, first_seed: int) -> dict:
+    """Where the baseline models come from, as JSON: read from ``--baseline-dirs``, or
+    trained with these settings (keys the saved results in the models' place)."""
+    if baseline_sources:
+        return {
+            "count": num_baselines,
+            "from": [
+                {"checkpoints": str(b.directory), "step": b.all_steps()[-1],
+                 "layout": b.describe_layout()}
+                for b in baseline_sources
+            ],
+        }  # fmt: skip
+    return {
+        "count": num_baselines,
+        "trained_on": f"{args.protocol} baseline split of the test data",
+        "seeds": list(range(first_seed, first_seed + num_baselines)),
+        "steps": args.baseline_steps,
+        "learning_rate": args.baseline_lr,
+        "batch_size": 64,
+    }
+
+
 def _analyze_checkpoints(
     args, opened, *, spec, mask_value, factory, arrays, players, sample_ids, described
 ) -> None:
@@ -337,13 +359,7 @@ def _analyze_checkpoints(
 
     from interjax import _user_run as user
     from interjax import data
-    from interjax._pipeline import (
-        analysis_key,
-        analysis_memory,
-        analyze_run,
-        check_memory_budget,
-        check_output_folder,
-    )
+    from interjax._pipeline import analysis_key, analyze_run, check_output_folder
     from interjax.analyze import AnalysisSettings, baseline_split, prepare_analysis
     from interjax.checkpoints import CheckpointSource
 
@@ -357,14 +373,7 @@ def _analyze_checkpoints(
     x_shape = arrays["x_train"].shape[1:]
     source = open_source(args.checkpoints)
     layout = source.describe_layout()
-    stored = source.stored_arrays()
-    floats = [d for _, d in stored.values() if np.issubdtype(d, np.floating)]
-    integer_inputs = np.issubdtype(arrays["x_train"].dtype, np.integer)
-    input_dtype = (
-        arrays["x_train"].dtype
-        if integer_inputs
-        else np.dtype(np.float64 if floats and all(d == np.float64 for d in floats) else np.float32)
-    )
+    input_dtype = user.input_dtype(source.stored_arrays(), arrays["x_train"].dtype)
     for k in ("x_train", "x_test"):
         arrays[k] = arrays[k].astype(input_dtype)
     labels = {k: arrays[k] for k in ("y_train", "y_test")}
@@ -386,33 +395,11 @@ def _analyze_checkpoints(
     is_test = np.r_[np.zeros(len(train_ids), bool), np.ones(len(test_ids), bool)]
     heldout = np.isin(np.arange(len(ds.x_test)), split.heldout_ids)
 
-    # 4. memory, the plan, the output folder: before any baseline is trained
+    # 4. the plan and the output folder (the memory budget: in analyze_run, before any work)
     steps = source.all_steps()
     num_baselines = len(baseline_sources) or args.baselines
     budget = None if args.memory_budget is None else int(args.memory_budget * 2**30)
-    param_bytes = sum(d.itemsize * int(np.prod(shape)) for shape, d in stored.values())
-    check_memory_budget(  # before any baseline is trained
-        analysis_memory(players.n, len(steps), len(x), num_baselines, 10, param_bytes), budget
-    )
     first_seed = 1000
-    if baseline_sources:
-        baselines_plan = {
-            "count": num_baselines,
-            "from": [
-                {"checkpoints": str(b.directory), "step": b.all_steps()[-1],
-                 "layout": b.describe_layout()}
-                for b in baseline_sources
-            ],
-        }  # fmt: skip
-    else:
-        baselines_plan = {
-            "count": num_baselines,
-            "trained_on": f"{args.protocol} baseline split of the test data",
-            "seeds": list(range(first_seed, first_seed + num_baselines)),
-            "steps": args.baseline_steps,
-            "learning_rate": args.baseline_lr,
-            "batch_size": 64,
-        }
     plan = {
         "checkpoints": str(source.directory),
         "layout": layout,
@@ -425,7 +412,7 @@ def _analyze_checkpoints(
         "protocol": args.protocol,
         "samples": {"train_ids": train_ids.tolist(), "test_ids": test_ids.tolist()},
         "heldout_ids": np.flatnonzero(heldout).tolist(),
-        "baselines": baselines_plan,
+        "baselines": _baselines_plan(args, baseline_sources, num_baselines, first_seed),
         "steps_listed": steps,
     }
     settings = AnalysisSettings(

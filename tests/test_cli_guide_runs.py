@@ -289,7 +289,7 @@ def test_two_candidate_subtrees_name_both_and_the_flag(guide_runs, user, no_work
                      "--players", "4")  # fmt: skip
     assert code == 2 and err.count("\n") == 1, err
     assert "2 subtrees of the checkpoint match the model's 'params' collection: ema_params, " in err
-    assert "(on the command line: --item NAME --params-path a/b)" in err
+    assert "with --item NAME and --params-path a/b (the item's name" in err  # flags, not args
     assert folder_hash(ckpt) == before
 
 

@@ -45,12 +45,12 @@ def test_token_players_are_the_first_positions():
 )
 def test_mask_values(value, token, dtype, expected):
     x = np.arange(12).reshape(4, 3).astype(dtype)
-    baseline, description = user.mask_baseline(value, token, x)
+    baseline, description = user.masked_players_value(value, token, x)
     assert description == expected[1]
     assert (baseline is None) == (expected[0] is None)
     if baseline is not None:
         assert float(baseline) == expected[0]
-    mean, description = user.mask_baseline("mean", None, np.arange(6.0).reshape(3, 2))
+    mean, description = user.masked_players_value("mean", None, np.arange(6.0).reshape(3, 2))
     assert mean.tolist() == [2.0, 3.0] and description == "mean of x_train"
 
 

@@ -219,8 +219,8 @@ def _describe_items(items, other_items: Mapping[str, str]) -> str:
 
 def _fix_hint() -> str:
     return (
-        "say where the variables are with item='NAME' and params_path='a/b' (on the command "
-        "line: --item NAME --params-path a/b)"
+        "say where the variables are with item=NAME and params_path=a/b (the item's name and "
+        "the path of the subtree in it)"
     )
 
 
@@ -307,7 +307,7 @@ def find_layout(
     if item is not None and item not in items:
         raise LayoutError(
             f"the checkpoint has no array item {item!r}; items: "
-            f"{_describe_items(items, other_items)}. Pass one of these names as item= (--item)."
+            f"{_describe_items(items, other_items)}. Pass one of these names as item=."
         )
     whole = "the model's variables"
     if not collections:

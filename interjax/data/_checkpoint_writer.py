@@ -43,7 +43,7 @@ class CheckpointWriter:
         if self.directory.exists() and any(self.directory.iterdir()):
             raise FileExistsError(
                 f"{self.directory} is not empty; interjax writes checkpoints only into a new "
-                "folder. Choose another --out or remove it."
+                "folder. Choose another folder or remove this one."
             )
         self.directory.mkdir(parents=True, exist_ok=True)
         self._ocp = ocp

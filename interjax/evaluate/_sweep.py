@@ -22,6 +22,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from interjax._caches import cache_dict
 from interjax.evaluate._checks import check_batched, check_input, check_mesh, diagnose_nonfinite
 from interjax.evaluate._models import Model
 from interjax.masks import Players, check_mask_value, coalition_players
@@ -430,7 +431,7 @@ def _check_output(model: Model, x, input_shape, num_samples):
         output.check(out_shape, num_samples)
 
 
-_OUTPUT_SHAPES: dict = {}  # per-input output shape, keyed on shapes, dtypes and static parts
+_OUTPUT_SHAPES = cache_dict("evaluate.output_shapes")  # per-input output shape (at most 256)
 
 
 def _output_shape(params, model: Model, input_shape, dtype):

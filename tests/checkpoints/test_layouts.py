@@ -86,7 +86,7 @@ def test_two_candidates_are_one_error_naming_both_and_the_flags():
     ckpt = {None: {**under(("params",), MODEL), **under(("ema_params",), MODEL)}}
     with pytest.raises(LayoutError, match=r"2 subtrees .* match .*: ema_params, params") as err:
         find_layout(ckpt, MODEL)
-    assert "--item NAME --params-path a/b" in str(err.value) and "\n" not in str(err.value)
+    assert "item=NAME and params_path=a/b" in str(err.value) and "\n" not in str(err.value)
     assert find_layout(ckpt, MODEL, params_path=("ema_params",)).describe() == "ema_params"
 
 
@@ -99,7 +99,7 @@ def test_nothing_matches_lists_the_items_their_keys_and_the_closest():
     assert "no subtree of the checkpoint holds the model's variables" in msg
     assert "state (top-level keys: params, step); metrics (Json, no arrays)" in msg
     assert "the closest is state/params (Dense_0/kernel: model (3, 2), checkpoint (3, 4);" in msg
-    assert "--item NAME" in msg and "\n" not in msg
+    assert "item=NAME" in msg and "\n" not in msg
 
 
 def test_extra_arrays_in_the_checkpoint_are_not_a_match():
