@@ -234,71 +234,37 @@ def analyze_run(
 
     Returns the :class:`interjax.analyze.Summary` (also in ``OUT/summary.json``).
     """
-    from interjax import analyze, report
+    from interjax import analyze
 
     out = Path(out_dir)
     settings = settings or AnalysisSettings()
-    param_bytes = _param_bytes(prepared.source)
-    check_memory_budget(
-        analysis_memory(
-            prepared.players.n,
-            len(prepared.steps),
-            len(prepared.x),
-            prepared.num_baselines(),
-            settings.group_size,
-            param_bytes,
-        ),
-        memory_budget,
-    )
+    check_memory_budget(_memory_estimate(prepared, settings), memory_budget)
     key = key or analysis_key(prepared, settings)
-    stages = out / "stages"
     with OutputLock(out):
-        stages.mkdir(parents=True, exist_ok=True)
-        for folder in (out, stages):  # write_bytes_atomic's temporary files of a killed run
-            for tmp in folder.glob(".*.tmp"):
-                if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", tmp.name):
-                    tmp.unlink(missing_ok=True)
-        stage = _Stages(stages, key)
+        stage, size = _Stages(out, key), settings.group_size
         model = None
 
-        def fit(params):
-            (fits,) = analyze.fit_models(
-                model,
-                [params],
-                prepared.x,
-                prepared.y,
-                prepared.players,
-                mask_value=prepared.mask_value,
-                settings=settings,
-            )
-            return fits
+        def fit(params) -> analyze.ModelFits:
+            x, y, players = prepared.x, prepared.y, prepared.players
+            mask_value = prepared.mask_value
+            return analyze.fit_models(
+                model, [params], x, y, players, mask_value=mask_value, settings=settings
+            )[0]
 
-        def baselines():
+        def baselines() -> dict:
             params = prepared.baseline_params
             return fit(params(model) if callable(params) else params).arrays()
 
         parts = stage.finished_groups()
-        done = {int(s) for p in parts for s in p["steps"]}
-        last = max(done, default=None)
+        last = max((int(s) for p in parts for s in p["steps"]), default=None)
         todo = [s for s in prepared.steps if last is None or s > last]
-        size = settings.group_size
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=-(-len(prepared.steps) // size),
-            initial=len(parts),
-            desc=f"{title}: checkpoint groups",
-            unit="group",
-            disable=quiet,
-            leave=False,
-        )
+        bar = _progress_bar(-(-len(prepared.steps) // size), len(parts), title, quiet)
         for group in prepared.groups(size, todo if parts else None) if todo else ():
             steps, params = [s for s, _ in group], [p for _, p in group]
             model = model or prepared.model(params[0])
             if not stage.has("baselines"):
                 stage.write("baselines", baselines())
-            padded = params + [params[-1]] * (size - len(params))  # one compiled shape
-            fits = fit(padded)
+            fits = fit(params + [params[-1]] * (size - len(params)))  # one compiled shape
             arrays = {k: a[: len(steps)] for k, a in fits.arrays().items()}
             arrays["steps"] = np.asarray(steps)
             if prepared.losses is not None:
@@ -313,35 +279,58 @@ def analyze_run(
         if not stage.has("baselines"):  # every group done before, by an interrupted run
             model = prepared.first_model()
             stage.write("baselines", baselines())
-        base = analyze.ModelFits(**{f: stage.read("baselines")[f] for f in _FITS})
-        checkpoints = analyze.ModelFits(**{f: np.concatenate([p[f] for p in parts]) for f in _FITS})
         steps = np.concatenate([p["steps"] for p in parts]).astype(int).tolist()
         traj = analyze.label_fits(
-            checkpoints,
-            base,
+            analyze.ModelFits(**{f: np.concatenate([p[f] for p in parts]) for f in _FITS}),
+            analyze.ModelFits(**{f: stage.read("baselines")[f] for f in _FITS}),
             steps=steps,
             targets=prepared.y,
             is_test=prepared.is_test,
             settings=settings,
         )
-        metrics = _metrics(prepared, parts, steps)
-        summary = analyze.summarize(traj, metrics and metrics["train_loss"],
-                                    metrics and metrics["test_loss"])  # fmt: skip
-        summary = dataclasses.replace(summary, fingerprint=key, run=prepared.plan)
-        records = None
-        if prepared.image is not None:  # the last checkpoint's salient interactions, sample 0
-            records = _salient_records(traj.interactions[-1, 0], traj.salient[-1, 0])
-        report.write_report(
-            out,
-            summary,
-            traj.arrays(),
-            title=title,
-            metrics=metrics,
-            image=prepared.image,
-            membership=prepared.players.membership,
-            image_records=records,
-        )
+        summary = _write_report(out, prepared, traj, _metrics(prepared, parts, steps), title, key)
         write_json_atomic(out / "done.json", {"fingerprint": key})
+    return summary
+
+
+def _memory_estimate(prepared: PreparedAnalysis, settings: AnalysisSettings) -> dict:
+    return analysis_memory(
+        prepared.players.n,
+        len(prepared.steps),
+        len(prepared.x),
+        prepared.num_baselines(),
+        settings.group_size,
+        _param_bytes(prepared.source),
+    )
+
+
+def _progress_bar(total: int, initial: int, title: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=f"{title}: checkpoint groups", unit="group",
+                disable=quiet, leave=False)  # fmt: skip
+
+
+def _write_report(out: Path, prepared, traj, metrics, title: str, key: str) -> Summary:
+    """The summary (with the fingerprint and the plan) and the report's files."""
+    from interjax import analyze, report
+
+    losses = (metrics["train_loss"], metrics["test_loss"]) if metrics else (None, None)
+    summary = analyze.summarize(traj, *losses)
+    summary = dataclasses.replace(summary, fingerprint=key, run=prepared.plan)
+    records = None
+    if prepared.image is not None:  # the last checkpoint's salient interactions, sample 0
+        records = _salient_records(traj.interactions[-1, 0], traj.salient[-1, 0])
+    report.write_report(
+        out,
+        summary,
+        traj.arrays(),
+        title=title,
+        metrics=metrics,
+        image=prepared.image,
+        membership=prepared.players.membership,
+        image_records=records,
+    )
     return summary
 
 
@@ -350,10 +339,16 @@ _FITS = ("values", "interactions", "salient", "relative_gap")
 
 class _Stages:
     """The stage files of one analysis in ``OUT/stages``: each carries the fingerprint, and a
-    file of another analysis is refused rather than mixed."""
+    file of another analysis is refused rather than mixed. Opening them removes the temporary
+    files a killed run left (``write_bytes_atomic``'s)."""
 
-    def __init__(self, folder: Path, key: str):
-        self.folder, self.key = folder, key
+    def __init__(self, out: Path, key: str):
+        self.folder, self.key = out / "stages", key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for folder in (out, self.folder):
+            for tmp in folder.glob(".*.tmp"):
+                if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", tmp.name):
+                    tmp.unlink(missing_ok=True)
 
     def has(self, name: str) -> bool:
         return (self.folder / f"{name}.npz").exists()
