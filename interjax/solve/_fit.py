@@ -155,16 +155,6 @@ def solver_of(solver, options: dict, where: str, allowed=_PDHG_OPTIONS + _SGD_OP
     return HiGHS(tol=pdhg.tol)
 
 
-def check_options(q_ratio, tol, solver, fold, max_iters, check_every=64):
-    """The old check of ``(q_ratio, tol, max_iters, check_every)`` (private; kept until
-    :mod:`interjax.analyze` calls :func:`check_fit_settings` with a :class:`PDHG`)."""
-    if solver not in SOLVER_NAMES:
-        raise ValueError(f"solver must be one of {SOLVER_NAMES}, got {solver!r}")
-    q_ratio, _, _, _ = check_fit_settings(q_ratio, fold=fold)
-    pdhg = PDHG(tol=tol, max_iters=max_iters, check_every=check_every)
-    return q_ratio, pdhg.tol, pdhg.max_iters, pdhg.check_every
-
-
 def check_nonempty(v, name: str = "v"):
     """Values of a fit, before any work: real, ``(..., 2**n)``, at least one, finite."""
     v = check_values(v, name)

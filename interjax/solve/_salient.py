@@ -21,7 +21,6 @@ from interjax.solve._result import AndOr
 __all__ = [
     "KINDS",
     "Salient",
-    "check_rule",
     "check_salient_rule",
     "salient",
     "salient_mask",
@@ -65,11 +64,6 @@ def check_salient_rule(*, ratio=None, top_k=None, share=None):
             "ratio", ratio, low=0.0, high=1.0, what="a share of the largest |I|, e.g. 0.05"
         )
     return ratio, top_k, share
-
-
-def check_rule(ratio=None, top_k=None, share=None):
-    """Private alias of :func:`check_salient_rule` (positional, for older callers)."""
-    return check_salient_rule(ratio=ratio, top_k=top_k, share=share)
 
 
 def _stacked(fit: AndOr):
