@@ -129,7 +129,7 @@ def test_bad_options(run_main, args, message):
     code, err, seconds = run_main(*ANALYZE, "--data", "data.npz", *args)
     assert code == 2 and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert seconds < 1.0
+    assert seconds < 5.0  # coarse backstop; the fixture forbids any checkpoint read
 
 
 def test_more_players_than_features(run_main, monkeypatch):
@@ -168,7 +168,7 @@ def test_bad_data(run_main, data, message):
     code, err, seconds = run_main(*ANALYZE, "--data", data, "--players", "4")
     assert code == 2 and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert seconds < 1.0
+    assert seconds < 5.0  # coarse backstop; the fixture forbids any checkpoint read
 
 
 @pytest.mark.parametrize(

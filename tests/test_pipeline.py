@@ -60,7 +60,7 @@ def test_analyze_run_over_budget_stops_before_any_work(two_steps, tmp_path):
         t0 = time.perf_counter()
         with pytest.raises(MemoryError, match=r"memory budget is 0\.00 GiB"):
             analyze_run(prepared(src), tmp_path / "out", title="t", memory_budget=1000, quiet=True)
-        assert time.perf_counter() - t0 < 1.0
+        assert time.perf_counter() - t0 < 5.0  # coarse backstop; `restored == []` is the check
     assert restored == [] and not (tmp_path / "out").exists()
 
 

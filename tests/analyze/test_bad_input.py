@@ -13,7 +13,9 @@ from interjax import analyze
 
 
 @contextmanager
-def fast(limit: float = 1.0):
+def fast(limit: float = 5.0):
+    """A coarse backstop against expensive work before the error (a compile takes seconds here),
+    generous for a loaded runner; where the test can observe it, a fixture forbids the work."""
     t0 = time.perf_counter()
     yield
     assert time.perf_counter() - t0 < limit, "the error came after expensive work"

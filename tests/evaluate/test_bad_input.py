@@ -129,7 +129,9 @@ def test_value_vector_not_power_of_two():
 
 
 @contextmanager
-def fast(limit: float = 1.0):
+def fast(limit: float = 5.0):
+    """A coarse backstop against expensive work before the error (a compile takes seconds here),
+    generous for a loaded runner; where the test can observe it, a fixture forbids the work."""
     t0 = time.perf_counter()
     yield
     assert time.perf_counter() - t0 < limit, "the error came after expensive work"

@@ -20,7 +20,9 @@ V = np.asarray(ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].se
 
 
 @contextmanager
-def fast(limit: float = 1.0):
+def fast(limit: float = 5.0):
+    """A coarse backstop against expensive work before the error (a compile takes seconds here),
+    generous for a loaded runner; where the test can observe it, a fixture forbids the work."""
     t0 = time.perf_counter()
     yield
     assert time.perf_counter() - t0 < limit, "the error came after expensive work"

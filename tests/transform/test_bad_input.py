@@ -1,8 +1,9 @@
 """Bad input to the transforms: a clear error before any work (issue 7, item 1).
 
 Static checks (type, dtype, shape) and the value check of host arrays come before anything is
-compiled, so they are timed (< 1 s). A device array's NaN is caught by a flag computed in the
-transform's own program (one sync, as ij.evaluate does), so that check is not timed.
+compiled, so they are timed (< 5 s, a backstop generous for a loaded runner). A device array's
+NaN is caught by a flag computed in the transform's own program (one sync, as ij.evaluate
+does), so that check is not timed.
 """
 
 import time
@@ -29,7 +30,9 @@ IDS = [f.__name__ for f in PER_VECTOR]
 
 
 @contextmanager
-def fast(limit: float = 1.0):
+def fast(limit: float = 5.0):
+    """A coarse backstop against expensive work before the error (a compile takes seconds here),
+    generous for a loaded runner; where the test can observe it, a fixture forbids the work."""
     t0 = time.perf_counter()
     yield
     assert time.perf_counter() - t0 < limit, "the error came after expensive work"
