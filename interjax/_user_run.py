@@ -255,8 +255,10 @@ def masked_players_value(mask_value, mask_token: int | None, x_train: np.ndarray
         )
     if mask_value in (None, "zero"):
         return None, "zero"
-    if mask_value == "mean":
-        return x_train.mean(axis=0), "mean of x_train"
+    if mask_value == "mean":  # the library's mean, as in Python: the same numbers either way
+        from interjax.masks import mean_mask_value
+
+        return np.asarray(mean_mask_value(x_train)), "mean of x_train"
     return np.asarray(mask_value, np.float64), f"{mask_value:g}"
 
 
