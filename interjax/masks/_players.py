@@ -40,8 +40,15 @@ def _int(value, name: str, low: int = 0) -> int:
     return int(value)
 
 
+def _no_bools(values, name: str) -> None:
+    """Refuse bools among listed ids: NumPy would read ``[0, True]`` as ``[0, 1]``."""
+    if isinstance(values, list | tuple) and any(isinstance(v, bool | np.bool_) for v in values):
+        raise TypeError(f"{name} must be integer indices, not bools; got {list(values)[:5]}")
+
+
 def _int_ids(values, name: str) -> np.ndarray:
-    """A 1-D list of integer ids (indices), refusing floats, strings and nested lists."""
+    """A 1-D list of integer ids (indices), refusing floats, strings, bools and nested lists."""
+    _no_bools(values, name)
     try:
         arr = np.asarray(values)
     except ValueError:
@@ -166,6 +173,7 @@ class Players:
         if isinstance(players, int | np.integer) and not isinstance(players, bool | np.bool_):
             idx = np.arange(players)
         else:
+            _no_bools(players, "players (the feature indices)")
             idx = np.asarray(players)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(
@@ -324,6 +332,7 @@ class Players:
             raise ValueError("groups is empty: give at least one group of element indices")
         m = np.full(int(np.prod(shape)), -1, np.int32)
         for pid, group in enumerate(groups):
+            _no_bools(group, f"group {pid}")
             try:
                 g = np.asarray(group)
             except ValueError:
