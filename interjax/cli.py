@@ -26,6 +26,7 @@ import contextlib
 import importlib
 import re
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -539,6 +540,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "analyze"
             else ""
         )
+        # Ctrl-C during a checkpoint read leaves Orbax's asyncio loop and a coroutine behind;
+        # freed at exit they print a traceback and a warning: the process is ending, drop them
+        sys.unraisablehook = lambda unraisable: None
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         print(f"interjax {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
     return 0
