@@ -486,7 +486,6 @@ _FLAGS = {
     "params_path": "--params-path",
     "mask_value": "--mask-value",
     "memory_budget": "--memory-budget",
-    "example_input": "the data's first input",
 }
 
 
