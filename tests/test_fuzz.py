@@ -12,7 +12,6 @@ fixed batch so that the jitted transforms compile a handful of programs, not one
 
 import math
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -21,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import interjax as ij
 from interjax.solve import _solvers
+from tests.helpers import fit_of
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -378,26 +378,6 @@ RULE_VALUES = st.one_of(
 )
 
 
-def _fit_of(and_, or_):
-    zero, scalar = jnp.zeros(and_.shape), jnp.zeros(())
-    v = ij.reconstruct(and_, or_)
-    return ij.AndOr(
-        and_=jnp.asarray(and_),
-        or_=jnp.asarray(or_),
-        gamma=zero,
-        q=zero,
-        objective=scalar,
-        lower_bound=scalar,
-        gap=scalar,
-        relative_gap=scalar,
-        iterations=jnp.zeros((), jnp.int32),
-        status=jnp.array(int(ij.FitStatus.CONVERGED), jnp.int32),
-        tau=scalar,
-        noise_floor_and=ij.noise_floor(v),
-        noise_floor_or=ij.noise_floor(v, kind="or"),
-    )
-
-
 @FUZZ
 @given(
     # no subnormal interactions: XLA on CPU flushes them to zero (they are never salient)
@@ -421,7 +401,8 @@ def test_salient_rules(and_, or_, rule, value, other):
     """Valid: at most one rule; ratio a finite real in [0, 1], top_k an int >= 1, share a finite
     real in (0, 1]; None means the default. (tests/solve/test_salient_rules.py checks the sets
     exactly; here: any value of the options.)"""
-    fit = _fit_of(and_, or_)
+    v = ij.reconstruct(and_, or_)
+    fit = fit_of(and_, or_, ij.noise_floor(v), ij.noise_floor(v, kind="or"))
     ratio = value if rule in ("ratio", "ratio+share") else None
     top_k = value if rule == "top_k" else None
     share = value if rule == "share" else (other if rule == "ratio+share" else None)

@@ -15,6 +15,7 @@ import pytest
 
 import interjax as ij
 from interjax.solve import _shared, _solvers
+from tests.helpers import fit_of
 
 V = np.asarray(ij.reconstruct(jnp.zeros(8).at[3].set(2.0), jnp.zeros(8).at[6].set(1.0)))
 
@@ -119,21 +120,13 @@ def test_shared_bad_input(vs, kwargs, error, match):
 @pytest.fixture(scope="module")
 def fit():
     """The exact fit of V (AND {0, 1} = 2, OR {1, 2} = 1), built without a solve."""
-    zero, scalar = jnp.zeros(8), jnp.zeros(())
-    return ij.AndOr(
-        and_=zero.at[3].set(2.0),
-        or_=zero.at[6].set(1.0),
-        gamma=zero,
-        q=zero,
-        objective=scalar + 3.0,
-        lower_bound=scalar + 3.0,
-        gap=scalar,
-        relative_gap=scalar,
-        iterations=jnp.zeros((), jnp.int32),
-        status=jnp.array(int(ij.FitStatus.CONVERGED), jnp.int32),
-        tau=scalar,
-        noise_floor_and=ij.noise_floor(V),
-        noise_floor_or=ij.noise_floor(V, kind="or"),
+    zero = jnp.zeros(8)
+    return fit_of(
+        zero.at[3].set(2.0),
+        zero.at[6].set(1.0),
+        ij.noise_floor(V),
+        ij.noise_floor(V, kind="or"),
+        objective=3.0,
     )
 
 

@@ -30,30 +30,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import interjax as ij
+from tests.helpers import fit_of
 
 SETTINGS = settings(max_examples=60, deadline=None)
 BATCH = 2
-
-
-def fit_of(and_, or_, floor_and=None, floor_or=None) -> ij.AndOr:
-    """An ``AndOr`` holding the given interactions and noise floors (leading axes allowed)."""
-    and_, or_ = jnp.asarray(and_, jnp.float64), jnp.asarray(or_, jnp.float64)
-    zero, scalar = jnp.zeros(and_.shape), jnp.zeros(and_.shape[:-1])
-    return ij.AndOr(
-        and_=and_,
-        or_=or_,
-        gamma=zero,
-        q=zero,
-        objective=scalar,
-        lower_bound=scalar,
-        gap=scalar,
-        relative_gap=scalar,
-        iterations=jnp.zeros(and_.shape[:-1], jnp.int32),
-        status=jnp.zeros(and_.shape[:-1], jnp.int32),
-        tau=scalar,
-        noise_floor_and=zero if floor_and is None else jnp.asarray(floor_and, jnp.float64),
-        noise_floor_or=zero if floor_or is None else jnp.asarray(floor_or, jnp.float64),
-    )
 
 
 # -- the oracle ---------------------------------------------------------------------------------
