@@ -84,17 +84,25 @@ def _git(*args: str) -> str | None:
 
 
 def machine_info(device_name: str | None) -> dict:
-    """Machine, devices, versions and commit, recorded in every benchmark JSON."""
+    """Machine, devices, versions and commit, recorded in every benchmark JSON.
+
+    The commit comes from git; on a copy of the tree without ``.git`` (a device machine) from
+    ``$INTERJAX_GIT_COMMIT``, set by whoever launched the copy (``benchmarks/gpu.sh`` refuses to
+    run with neither).
+    """
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--", "interjax") if commit else None
     dirty = None if status is None else bool(status)
+    source = "git" if commit else None
+    if commit is None and os.environ.get("INTERJAX_GIT_COMMIT"):
+        commit, source = os.environ["INTERJAX_GIT_COMMIT"], "INTERJAX_GIT_COMMIT"
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
         affinity = None
     devices = jax.devices()
     return {
-        "device_name": device_name,
+        "device_name": device_name or f"{os.cpu_count()}-core {jax.default_backend().upper()} host",
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "python": sys.version.split()[0],
@@ -123,6 +131,7 @@ def machine_info(device_name: str | None) -> dict:
         },
         "xla_flags": os.environ.get("XLA_FLAGS"),
         "git_commit": commit,
+        "git_commit_source": source,
         "interjax_uncommitted_changes": dirty if commit else None,
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

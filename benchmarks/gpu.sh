@@ -17,6 +17,13 @@ if jax.default_backend() == "cpu":
              "or run benchmarks/suite.py on this machine instead" % jax.devices())
 print("accelerator:", jax.devices())
 PYEOF
+# Every result names the commit it measured: from git, or on a copy without .git from
+# INTERJAX_GIT_COMMIT (launch as `INTERJAX_GIT_COMMIT=<sha> benchmarks/gpu.sh` from a clean tree).
+if ! git rev-parse HEAD >/dev/null 2>&1 && [ -z "${INTERJAX_GIT_COMMIT:-}" ]; then
+  echo "gpu.sh: no git checkout here and INTERJAX_GIT_COMMIT is not set; run it as" \
+    "INTERJAX_GIT_COMMIT=\$(git rev-parse HEAD) benchmarks/gpu.sh, the sha taken where the tree is" >&2
+  exit 2
+fi
 NAME=${1:-$("$PY" -c "import jax; print(jax.devices()[0].device_kind)")}
 export PYTHONUNBUFFERED=1
 exec "$PY" benchmarks/suite.py --gpu --out "${OUT_DIR:-benchmarks/results/gpu}" \

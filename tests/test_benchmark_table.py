@@ -1,8 +1,14 @@
 """``benchmarks/results_table.py``: the results table holds only what the JSON files hold."""
 
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -52,3 +58,57 @@ def test_interjax_bench_refuses_an_unknown_benchmark_before_running_any():
     )
     assert proc.returncode == 2
     assert "invalid choice: 'nosuch'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _commit_exists(sha: str) -> bool:
+    r = subprocess.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=ROOT, check=False)
+    return r.returncode == 0
+
+
+def test_every_result_file_names_the_machine_and_its_commit():
+    """A figure is only worth its commit: each JSON names its device and the commit it measured,
+    or (results from a copy of the tree without .git) a note naming that commit. The sha must be
+    in this repository's history."""
+    if not _commit_exists("HEAD"):
+        pytest.skip("not a git checkout")
+    for path in (ROOT / "benchmarks" / "results").rglob("bench_*.json"):
+        machine = json.loads(path.read_text())["machine"]
+        assert machine.get("device_name"), path
+        sha = machine.get("git_commit")
+        if sha is None:
+            named = re.findall(r"\b[0-9a-f]{7,40}\b", machine.get("git_commit_note", ""))
+            assert named, f"{path}: no git_commit and no note naming the commit"
+            sha = named[0]
+        assert _commit_exists(sha), f"{path}: commit {sha} is not in the history"
+
+
+def test_a_copy_without_git_takes_the_commit_from_the_environment(monkeypatch):
+    import _common
+
+    monkeypatch.setattr(_common, "_git", lambda *args: None)
+    monkeypatch.delenv("INTERJAX_GIT_COMMIT", raising=False)
+    assert _common.machine_info("box")["git_commit"] is None
+    monkeypatch.setenv("INTERJAX_GIT_COMMIT", "abc1234")
+    info = _common.machine_info("box")
+    assert (info["git_commit"], info["git_commit_source"]) == ("abc1234", "INTERJAX_GIT_COMMIT")
+
+
+def test_the_gpu_script_refuses_to_run_without_a_commit(tmp_path):
+    """gpu.sh on a copy without .git and without INTERJAX_GIT_COMMIT stops before any work."""
+    copy = tmp_path / "copy" / "benchmarks"
+    copy.mkdir(parents=True)
+    shutil.copy(ROOT / "benchmarks" / "gpu.sh", copy / "gpu.sh")
+    fake_python = tmp_path / "python"  # stands in for a JAX that sees a GPU
+    fake_python.write_text("#!/bin/sh\ncat > /dev/null; echo accelerator: fake\n")
+    fake_python.chmod(0o755)
+    env = {
+        **os.environ,
+        "PYTHON": str(fake_python),
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+    }
+    env.pop("INTERJAX_GIT_COMMIT", None)
+    r = subprocess.run(
+        ["bash", str(copy / "gpu.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2, r.stderr
+    assert "INTERJAX_GIT_COMMIT" in r.stderr
