@@ -9,7 +9,7 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
     ['AndOr', 'FitStatus', 'HiGHS']
 """
 
-from interjax import masks, solve, transform
+from interjax import masks, solve, train, transform
 from interjax._caches import clear_caches
 from interjax.evaluate import (
     Logit,
@@ -120,5 +120,6 @@ __all__ = [
     "to_shapiq",
     "token_baseline",
     "token_mask_value",
+    "train",
     "transform",
 ]
