@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark suite on an accelerator, as one command (about 10 minutes on an H100/H200).
+# The benchmark suite on an accelerator, then the multi-process analysis (bench_distributed.py),
+# as one command (about 15 minutes on an H100/H200).
 #
 #   benchmarks/gpu.sh ["DEVICE NAME"]
 #
@@ -26,5 +27,9 @@ if ! git rev-parse HEAD >/dev/null 2>&1 && [ -z "${INTERJAX_GIT_COMMIT:-}" ]; th
 fi
 NAME=${1:-$("$PY" -c "import jax; print(jax.devices()[0].device_kind)")}
 export PYTHONUNBUFFERED=1
-exec "$PY" benchmarks/suite.py --gpu --out "${OUT_DIR:-benchmarks/results/gpu}" \
+"$PY" benchmarks/suite.py --gpu --out "${OUT_DIR:-benchmarks/results/gpu}" \
   --device-name "$NAME" --timeout "${STEP_TIMEOUT:-240}"
+# the multi-process path: one analysis on 1 process and on 2 (jax.distributed on 127.0.0.1,
+# both processes sharing the device), arrays.npz compared bit for bit (about 5 minutes)
+exec "$PY" benchmarks/bench_distributed.py --out "${OUT_DIR:-benchmarks/results/gpu}" \
+  --device-name "$NAME"

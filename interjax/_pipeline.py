@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interjax._distributed import Processes, share, tell_failure
 from interjax._files import write_json_atomic, write_npz_atomic
 from interjax.analyze import AnalysisSettings, PreparedAnalysis, Summary
 
@@ -35,10 +36,12 @@ __all__ = [
 
 class OutputLock:
     """Exclusive use of an output folder: ``OUT/.interjax.lock`` holds the owner's pid; a lock
-    whose process is gone (a killed run) is taken over. Not re-entrant."""
+    whose process is gone (a killed run) is taken over. Not re-entrant. Process ``I > 0`` of a
+    run on several processes locks ``OUT/.interjax.process-I.lock`` (its share)."""
 
-    def __init__(self, out_dir: Path):
-        self.path = Path(out_dir) / ".interjax.lock"
+    def __init__(self, out_dir: Path, process_index: int = 0):
+        name = f".interjax.process-{process_index}.lock" if process_index else ".interjax.lock"
+        self.path = Path(out_dir) / name
 
     def _owner(self) -> int:
         """The pid in the lock file (0: none, unreadable)."""
@@ -234,63 +237,104 @@ def analyze_run(
 
     Returns the :class:`interjax.analyze.Summary` (also in ``OUT/summary.json``).
     """
-    from interjax import analyze
-
     out = Path(out_dir)
     settings = settings or AnalysisSettings()
     check_memory_budget(_memory_estimate(prepared, settings), memory_budget)
     key = key or analysis_key(prepared, settings)
-    with OutputLock(out):
-        stage, size = _Stages(out, key), settings.group_size
-        model = None
+    procs = Processes.current()
+    with OutputLock(out, procs.index):
+        stage = _Stages(out, key, clean=procs.index == 0)
+        if procs.count > 1:
+            procs.agree(key, out)  # the same analysis everywhere, a folder all can read
+        units = prepared.units(settings.group_size)
+        try:
+            _work_share(prepared, settings, stage, units, procs, title, quiet, progress)
+            if procs.index > 0:  # process 0 writes the report; its summary is everyone's
+                procs.publish("done", True)
+                return Summary.from_dict(procs.wait_for("summary", 0, "write the report"))
+            for j in range(1, procs.count):
+                procs.wait_for("done", j, "finish its share")
+            summary = _report(out, prepared, settings, stage, units, title, key)
+        except BaseException as err:  # the others stop instead of waiting for this process
+            tell_failure(err)
+            raise
+        procs.publish("summary", summary.as_dict())
+    return summary
 
-        def fit(params) -> analyze.ModelFits:
-            x, y, players = prepared.x, prepared.y, prepared.players
-            mask_value = prepared.mask_value
-            return analyze.fit_models(
-                model, [params], x, y, players, mask_value=mask_value, settings=settings
-            )[0]
 
-        def baselines() -> dict:
+def _work_share(prepared, settings, stage, units, procs, title, quiet, progress) -> None:
+    """This process's share of the work units: its checkpoint groups not yet in a stage file,
+    and (when it owns that unit) the baseline models' fits, computed with its first group."""
+    from interjax import analyze
+
+    mine = share(len(units) + 1, procs.index, procs.count)  # unit len(units): the baselines
+    groups = [k for k in mine if k < len(units)]
+    todo = [k for k in groups if not stage.done(k, units[k])]
+    model = None
+
+    def fit(params) -> analyze.ModelFits:
+        x, y, players = prepared.x, prepared.y, prepared.players
+        return analyze.fit_models(
+            model, [params], x, y, players, mask_value=prepared.mask_value, settings=settings
+        )[0]
+
+    def baselines() -> None:
+        if len(units) in mine and not stage.has("baselines"):
             params = prepared.baseline_params
-            return fit(params(model) if callable(params) else params).arrays()
+            stage.write("baselines", fit(params(model) if callable(params) else params).arrays())
 
-        parts = stage.finished_groups()
-        last = max((int(s) for p in parts for s in p["steps"]), default=None)
-        todo = [s for s in prepared.steps if last is None or s > last]
-        bar = _progress_bar(-(-len(prepared.steps) // size), len(parts), title, quiet)
-        for group in prepared.groups(size, todo if parts else None) if todo else ():
-            steps, params = [s for s, _ in group], [p for _, p in group]
+    done = len(groups) - len(todo)
+    bar = _progress_bar(len(groups), done, title, quiet, procs)
+    restored = prepared.restore_units([units[k] for k in todo]) if todo else ()
+    for k, group in zip(todo, restored, strict=False):
+        steps, params = [s for s, _ in group], [p for _, p in group]
+        arrays = {"steps": np.asarray(steps, dtype=np.int64)}
+        if group:  # else every step of the group is unreadable (each named in a warning)
             model = model or prepared.model(params[0])
-            if not stage.has("baselines"):
-                stage.write("baselines", baselines())
-            fits = fit(params + [params[-1]] * (size - len(params)))  # one compiled shape
-            arrays = {k: a[: len(steps)] for k, a in fits.arrays().items()}
-            arrays["steps"] = np.asarray(steps)
+            baselines()
+            fits = fit(params + [params[-1]] * (settings.group_size - len(params)))  # one shape
+            arrays.update({f: a[: len(steps)] for f, a in fits.arrays().items()})
             if prepared.losses is not None:
                 arrays["losses"] = np.asarray(
                     [prepared.losses(model.with_params(p)) for p in params], np.float64
                 )
-            parts.append(stage.write(f"checkpoints_{len(parts):03d}", arrays))
-            bar.update()
-            if progress is not None:
-                progress(len(parts), bar.total)
-        bar.close()
-        if not stage.has("baselines"):  # every group done before, by an interrupted run
-            model = prepared.first_model()
-            stage.write("baselines", baselines())
-        steps = np.concatenate([p["steps"] for p in parts]).astype(int).tolist()
-        traj = analyze.label_fits(
-            analyze.ModelFits(**{f: np.concatenate([p[f] for p in parts]) for f in _FITS}),
-            analyze.ModelFits(**{f: stage.read("baselines")[f] for f in _FITS}),
-            steps=steps,
-            targets=prepared.y,
-            is_test=prepared.is_test,
-            settings=settings,
-        )
-        summary = _write_report(out, prepared, traj, _metrics(prepared, parts, steps), title, key)
-        write_json_atomic(out / "done.json", {"fingerprint": key})
+        stage.write(_unit_name(k), arrays)
+        if procs.count > 1:
+            procs.check_peers()  # another process failed: stop now, not after the share
+        done += 1
+        bar.update()
+        if progress is not None:
+            progress(done, len(groups))
+    bar.close()
+    if len(units) in mine and not stage.has("baselines"):  # no group of ours left to restore
+        model = prepared.first_model()
+        baselines()
+
+
+def _report(out: Path, prepared, settings, stage, units, title: str, key: str) -> Summary:
+    """Labels and report from every stage file (process 0, once all shares are done)."""
+    from interjax import analyze
+
+    parts = [stage.read(_unit_name(k)) for k in range(len(units))]
+    parts = [p for p in parts if len(p["steps"])]
+    if not parts:
+        raise RuntimeError(f"none of the steps {prepared.steps} could be read; see the warnings")
+    steps = np.concatenate([p["steps"] for p in parts]).astype(int).tolist()
+    traj = analyze.label_fits(
+        analyze.ModelFits(**{f: np.concatenate([p[f] for p in parts]) for f in _FITS}),
+        analyze.ModelFits(**{f: stage.read("baselines")[f] for f in _FITS}),
+        steps=steps,
+        targets=prepared.y,
+        is_test=prepared.is_test,
+        settings=settings,
+    )
+    summary = _write_report(out, prepared, traj, _metrics(prepared, parts, steps), title, key)
+    write_json_atomic(out / "done.json", {"fingerprint": key})
     return summary
+
+
+def _unit_name(k: int) -> str:
+    return f"checkpoints_{k:03d}"
 
 
 def _memory_estimate(prepared: PreparedAnalysis, settings: AnalysisSettings) -> dict:
@@ -304,11 +348,12 @@ def _memory_estimate(prepared: PreparedAnalysis, settings: AnalysisSettings) -> 
     )
 
 
-def _progress_bar(total: int, initial: int, title: str, quiet: bool):
+def _progress_bar(total: int, initial: int, title: str, quiet: bool, procs: Processes):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=f"{title}: checkpoint groups", unit="group",
-                disable=quiet, leave=False)  # fmt: skip
+    desc = f"{title}: checkpoint groups" + (f" ({procs.name})" if procs.count > 1 else "")
+    return tqdm(total=total, initial=initial, desc=desc, unit="group", disable=quiet,
+                leave=False)  # fmt: skip
 
 
 def _write_report(out: Path, prepared, traj, metrics, title: str, key: str) -> Summary:
@@ -342,10 +387,10 @@ class _Stages:
     file of another analysis is refused rather than mixed. Opening them removes the temporary
     files a killed run left (``write_bytes_atomic``'s)."""
 
-    def __init__(self, out: Path, key: str):
+    def __init__(self, out: Path, key: str, clean: bool = True):
         self.folder, self.key = out / "stages", key
         self.folder.mkdir(parents=True, exist_ok=True)
-        for folder in (out, self.folder):
+        for folder in (out, self.folder) if clean else ():
             for tmp in folder.glob(".*.tmp"):
                 if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", tmp.name):
                     tmp.unlink(missing_ok=True)
@@ -367,12 +412,11 @@ class _Stages:
         write_npz_atomic(self.folder / f"{name}.npz", fingerprint=np.asarray(self.key), **arrays)
         return arrays
 
-    def finished_groups(self) -> list[dict]:
-        """The checkpoint groups already done, in order (stops at the first missing one)."""
-        parts = []
-        while self.has(f"checkpoints_{len(parts):03d}"):
-            parts.append(self.read(f"checkpoints_{len(parts):03d}"))
-        return parts
+    def done(self, k: int, unit: list[int]) -> bool:
+        """Whether checkpoint group ``k`` (the steps ``unit``) is saved; a file of another
+        grouping (an older interjax shifted groups past unreadable steps) is done again."""
+        name = _unit_name(k)
+        return self.has(name) and set(self.read(name)["steps"].tolist()) <= set(unit)
 
 
 def _param_bytes(source) -> int:

@@ -9,6 +9,8 @@
                      [--baselines K | --baseline-dirs DIR ...] [--protocol cross_fit|paper]
                      [--baseline-steps N] [--baseline-lr LR]
                      [--tol T] [--q-ratio Q] [--ratio R] [--same-sign] [--quiet]
+                     [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
+                     [--join-timeout S] [--heartbeat-timeout S]
 
 The command line turns on JAX's x64 mode once, at its start, for every subcommand: the
 transforms and the solver run in float64 (the models in the precision their checkpoints store).
@@ -17,6 +19,10 @@ Errors in the input (missing folders, files or keys, a factory that does not mat
 checkpoints, ...) end with a one-line message and exit status 2, never a traceback, before any
 model is trained. Ctrl-C (SIGINT) ends with a one-line message and exit status 130;
 ``interjax analyze`` keeps the finished checkpoint groups, so the same command resumes.
+
+On several processes (``--coordinator`` & co, docs/distributed.md) each process's work runs in a
+child process whose runtime log goes to ``OUT/logs/``; when ``jax.distributed`` ends it (a peer
+died, never joined, ...) one line says which process and what to do, exit status 1.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import re
+import socket
 import sys
 import warnings
 from pathlib import Path
+
+from interjax import _distributed
 
 __all__ = ["main"]
 
@@ -174,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 80%% of the available memory)",
     )
     an.add_argument("--quiet", action="store_true")
+    _distributed_options(an)
     bench = sub.add_parser(
         "bench", help="the benchmark suite (benchmarks/suite.py of a source checkout)"
     )
@@ -182,6 +193,39 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", nargs="+", default=None, help="benchmarks to run (by name)")
     bench.add_argument("--device-name", default=None, help="free text naming the machine")
     return p
+
+
+def _distributed_options(an) -> None:
+    """Several processes sharing one analysis on ``jax.distributed`` (docs/distributed.md)."""
+    g = an.add_argument_group(
+        "several processes (jax.distributed; the same command on each, only --process-id "
+        "differs; --out on a filesystem all hosts share)"
+    )
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a run of several processes; without --coordinator, JAX detects the "
+        "coordinator, process count and id (SLURM, TPU pods, Open MPI)",
+    )
+    g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
+                   help="address of process 0's host and a free port there")  # fmt: skip
+    g.add_argument("--num-processes", type=int, default=None, metavar="N")
+    g.add_argument("--process-id", type=int, default=None, metavar="I", help="0 .. N-1")
+    g.add_argument(
+        "--join-timeout",
+        type=int,
+        default=300,
+        metavar="S",
+        help="seconds to wait for every process to join (default %(default)s)",
+    )
+    g.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=100,
+        metavar="S",
+        help="a process silent this long is declared dead and the run stops on every "
+        "process (default %(default)s)",
+    )
 
 
 def _bench_suite() -> Path:
@@ -480,6 +524,50 @@ def _analyze_checkpoints(
         )
 
 
+def _several_processes(args) -> bool:
+    return args.command == "analyze" and (args.distributed or args.coordinator is not None
+                                          or args.num_processes is not None
+                                          or args.process_id is not None)  # fmt: skip
+
+
+def _supervise(args, argv: list[str]) -> int:
+    """Run this process's part in a worker (``interjax._distributed.supervise``): when the
+    runtime ends it (a peer died, never joined, ...) one line says why, not the runtime's log."""
+    try:
+        _check_numbers(args)
+        where = _distributed.check_coordinator(args.coordinator, args.num_processes,
+                                               args.process_id)  # fmt: skip
+        for flag in ("--join-timeout", "--heartbeat-timeout"):
+            if getattr(args, flag[2:].replace("-", "_")) < 1:
+                raise ValueError(f"{flag} is out of range: expected seconds >= 1")
+    except ValueError as err:
+        print(f"interjax analyze: error: {err}", file=sys.stderr)
+        return 2
+    name = f"process-{args.process_id}" if where else f"{socket.gethostname()}-{os.getpid()}"
+    return _distributed.supervise(
+        argv,
+        Path(args.out) / "logs" / f"{name}.log",
+        dict(out=args.out, process_id=args.process_id, coordinator=args.coordinator or "auto",
+             timeouts=(args.join_timeout, args.heartbeat_timeout)),
+    )  # fmt: skip
+
+
+def _join(args) -> None:
+    """``jax.distributed.initialize`` in the worker, before any JAX computation."""
+    import jax
+
+    _distributed.worker_stderr()
+    jax.distributed.initialize(
+        args.coordinator,
+        args.num_processes,
+        args.process_id,
+        initialization_timeout=args.join_timeout,
+        heartbeat_timeout_seconds=args.heartbeat_timeout,
+        shutdown_timeout_seconds=args.heartbeat_timeout,
+    )
+    _distributed.check_count(args.num_processes, args.join_timeout)
+
+
 # the library's errors name its arguments; on the command line they are these flags
 _FLAGS = {
     "item": "--item",
@@ -506,6 +594,8 @@ def in_flags(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if _several_processes(args) and not _distributed.is_worker():
+        return _supervise(args, sys.argv[1:] if argv is None else argv)
     import jax
 
     # the command line's one global setting: transforms and solver in float64 (the models keep
@@ -526,13 +616,15 @@ def main(argv: list[str] | None = None) -> int:
 
                 run_tasks(Path(args.out) / "analysis", seed=args.seed, quiet=args.quiet)
         elif args.command == "analyze":
+            if _several_processes(args):
+                _join(args)
             _analyze(args)
         elif args.command == "bench":
             return _bench(args)
     except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
         print(f"interjax {args.command}: error: {in_flags(str(err))}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through JAX and Orbax
+        return _stopped(err, 2)
+    except KeyboardInterrupt as err:  # Ctrl-C: one line, not a traceback through JAX and Orbax
         resume = (
             f"; the finished checkpoint groups are kept in {Path(args.out) / 'stages'}: run the "
             "same command again to resume"
@@ -544,8 +636,21 @@ def main(argv: list[str] | None = None) -> int:
         sys.unraisablehook = lambda unraisable: None
         warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         print(f"interjax {args.command}: interrupted{resume}", file=sys.stderr)
-        return 130
+        return _stopped(err, 130)
     return 0
+
+
+def _stopped(err: BaseException, rc: int) -> int:
+    """The exit status. A worker of several processes tells the others why it stops and leaves
+    at once: JAX's shutdown at exit would wait for them, then end the process with its log."""
+    import jax
+
+    if _distributed.is_worker() and jax.distributed.is_initialized():
+        _distributed.tell_failure(err)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 if __name__ == "__main__":

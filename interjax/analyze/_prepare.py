@@ -102,6 +102,48 @@ class PreparedAnalysis:
         if group:
             yield group
 
+    def units(self, size: int) -> list[list[int]]:
+        """The checkpoint groups of a resumable run: ``steps`` cut into runs of ``size``, fixed
+        before any step is read (the work units that processes share, and stage files name).
+
+        Example:
+          >>> import numpy as np, interjax as ij
+          >>> from interjax.analyze import PreparedAnalysis
+          >>> p = PreparedAnalysis(None, [0, 10, 20], np.zeros((1, 2)), np.array([0]),
+          ...                      np.array([False]), ij.Players.features(2))
+          >>> p.units(2)
+          [[0, 10], [20]]
+        """
+        return [self.steps[i : i + size] for i in range(0, len(self.steps), size)]
+
+    def restore_units(self, units: Sequence[Sequence[int]]) -> Iterator[list]:
+        """``[(step, variables), ...]`` for each of ``units`` (lists of steps, ascending), one
+        unit in memory at a time, each step restored once. Unreadable steps are skipped with
+        a warning naming them (:meth:`CheckpointSource.readable`): a unit may come out
+        shorter, or empty. Only when every step of the analysis is asked for and none can be
+        read does it raise."""
+        from interjax.checkpoints import CheckpointError  # orbax: imported when needed
+
+        wanted = [s for unit in units for s in unit]
+        if wanted == self.steps == sorted(self.source.all_steps()):
+            read = self.source.readable()  # every step: also names unfinished saves
+        else:
+            read = self.source.readable(wanted)
+        unit_of = {s: k for k, unit in enumerate(units) for s in unit}
+        k, group = 0, []
+        try:
+            for step, variables in read:
+                while unit_of[step] > k:
+                    yield group
+                    k, group = k + 1, []
+                group.append((step, variables))
+        except CheckpointError:
+            if wanted == self.steps:
+                raise  # a share of the steps, all unreadable: empty units; the others may read
+        while k < len(units):
+            yield group
+            k, group = k + 1, []
+
 
 def prepare_analysis(
     source,

@@ -63,6 +63,20 @@ _PREFIXED_STEP = re.compile(r"(.+)_(\d+)")  # CheckpointManagerOptions(step_pref
 _ARRAY_HANDLERS = ("PyTreeCheckpointHandler", "StandardCheckpointHandler")
 
 
+def _this_process_only():
+    """Orbax's options for reading in this process alone. Under ``jax.distributed`` Orbax
+    otherwise waits, at each manager and restore, for every process to do the same; the
+    processes of an analysis read different steps (``interjax/_distributed.py``)."""
+    import jax
+
+    ocp, me = _ocp(), jax.process_index()
+    if jax.process_count() == 1:
+        return ocp.options.MultiprocessingOptions()
+    return ocp.options.MultiprocessingOptions(
+        primary_host=me, active_processes={me}, barrier_sync_key_prefix=f"interjax-read-{me}"
+    )
+
+
 def _ocp():
     import orbax.checkpoint as ocp
 
@@ -232,7 +246,10 @@ class CheckpointSource:
     def _manager(self, item_handlers=None):
         ocp = _ocp()
         options = ocp.CheckpointManagerOptions(
-            read_only=True, create=False, step_prefix=self._step_prefix
+            read_only=True,
+            create=False,
+            step_prefix=self._step_prefix,
+            multiprocessing_options=_this_process_only(),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -254,10 +271,14 @@ class CheckpointSource:
         item checkpoint, ``names == (None,)``)."""
         if names not in self._readers:
             ocp = _ocp()
+            alone = _this_process_only()
             if names == (None,):
-                handlers = ocp.PyTreeCheckpointHandler()
+                handlers = ocp.PyTreeCheckpointHandler(multiprocessing_options=alone)
             else:
-                handlers = {name: ocp.PyTreeCheckpointHandler() for name in names}
+                handlers = {
+                    name: ocp.PyTreeCheckpointHandler(multiprocessing_options=alone)
+                    for name in names
+                }
             self._readers[names] = self._manager(handlers)
         return self._readers[names]
 

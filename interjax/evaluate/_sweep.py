@@ -222,7 +222,7 @@ def memory_estimate(
 
 
 def _default_mesh():
-    devices = jax.devices()
+    devices = jax.local_devices()  # this process's: several processes each sweep their share
     return None if len(devices) == 1 else Mesh(np.array(devices), (_MESH_AXIS,))
 
 
@@ -259,7 +259,8 @@ def evaluate(
         ``x.ndim == 3`` (embeddings) or ``x.ndim == 2`` (integer token ids); for
         patches/segments iff the membership does not fit ``x`` itself (neither its leading
         axes nor all its elements). Pass it explicitly when in doubt.
-      mesh: ``"auto"`` shards the mask axis over every device JAX sees (none with one device),
+      mesh: ``"auto"`` shards the mask axis over every device of this process
+        (``jax.local_devices()``; none with one device),
         or pass a ``Mesh`` with one axis, or ``None`` for one device.
       check_finite: raise, naming some masks, if the model's value is NaN or infinite (and
         whether ``x`` or the mask value held NaN themselves); a host ``x`` (NumPy, lists)
@@ -391,7 +392,7 @@ def _infer_batched(x, players: Players, output) -> bool:
 
 def _check_memory(n, input_shape, itemsize, num_samples, num_models, chunk, num_devices):
     est = memory_estimate(n, input_shape, itemsize, num_samples, num_models, chunk)
-    avail = _available_bytes(jax.devices()[0]) * num_devices
+    avail = _available_bytes(jax.local_devices()[0]) * num_devices
     if est["total"] > 0.8 * avail:
         gib = 2**30
         raise MemoryError(
