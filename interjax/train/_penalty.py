@@ -41,7 +41,15 @@ from interjax.evaluate import (
     stack_models,
 )
 from interjax.masks import Players, coalition_sizes
-from interjax.solve import fit_and_or, fold_or_into_and, salient_mask
+from interjax.solve import (
+    PDHG,
+    SGD,
+    HiGHS,
+    check_fit_settings,
+    fit_and_or,
+    fold_or_into_and,
+    salient_mask,
+)
 from interjax.transform import and_interactions, or_interactions
 
 __all__ = [
@@ -74,6 +82,8 @@ class PenaltyConfig:
       order_weights: ``None`` (all 1) or n+1 weights ``w_k ≥ 0``, one per order ``|S| = k``.
       settings: the fits and labels (:class:`interjax.analyze.AnalysisSettings`: ``q_ratio``,
         salient ``ratio``, ``same_sign``, the solver's ``tol`` and ``max_iters``).
+      solver: the refresh's solver object (:class:`interjax.PDHG`, :class:`interjax.SGD`,
+        :class:`interjax.HiGHS`); ``None``: ``settings.solver`` (PDHG at ``settings.tol``).
       memory_budget: bytes the penalty's m × 2**n forwards and backward may take
         (:func:`penalty_memory`); ``None``: half of the device's free memory.
 
@@ -95,6 +105,7 @@ class PenaltyConfig:
     order_weights: tuple[float, ...] | None = None
     settings: AnalysisSettings = dataclasses.field(default_factory=AnalysisSettings)
     memory_budget: int | None = None
+    solver: PDHG | SGD | HiGHS | None = None
 
     def __post_init__(self):
         check_real("lam", self.lam, low=0.0, what="the weight of the penalty in the loss, e.g. 0.1")
@@ -115,6 +126,8 @@ class PenaltyConfig:
             )
         if self.memory_budget is not None:
             check_int("memory_budget", self.memory_budget, what="bytes, e.g. 2**30")
+        if self.solver is not None:
+            check_fit_settings(self.settings.q_ratio, solver=self.solver)
 
     def due(self, step: int) -> bool:
         """Whether ``step`` is a refresh step: ``step % refresh_every == 0``."""
@@ -248,7 +261,7 @@ def penalty(model, state: PenaltyState) -> jax.Array:
       >>> x, y = jnp.ones((1, 2)), jnp.array([1])
       >>> base = ij.from_fn(fn, jnp.asarray(0.0), output=ij.log_odds(target=1))  # learns nothing
       >>> exact = ij.analyze.AnalysisSettings(q_ratio=0.0)  # no error allowance q
-      >>> cfg = ij.train.PenaltyConfig(num_samples=1, settings=exact)
+      >>> cfg = ij.train.PenaltyConfig(num_samples=1, settings=exact, solver=ij.HiGHS())
       >>> state = ij.train.refresh_penalty(model, x, y, [base], ij.Players.features(2), config=cfg)
       >>> state.penalized[0].astype(int).tolist()  # AND {0, 1} is salient, no baseline shares it
       [[0, 0, 0, 1], [0, 0, 0, 0]]
@@ -263,7 +276,13 @@ def penalty(model, state: PenaltyState) -> jax.Array:
             "state must be the PenaltyState of ij.train.refresh_penalty, got "
             f"{type(state).__name__}"
         )
-    model = _as_model(model)
+    return _penalty(_as_model(model), state)
+
+
+@jax.jit
+def _penalty(model: Model, state: PenaltyState) -> jax.Array:
+    """:func:`penalty` as one program (inlined into a caller's jit; eagerly, one compilation
+    instead of one per operation)."""
     n = state.players.n
     v = _masked_values(model, state)
     gamma = jax.lax.stop_gradient(state.gamma).astype(v.dtype)
@@ -436,7 +455,7 @@ def refresh_penalty(
       >>> model = ij.from_fn(fn, jnp.array([1.0, 2.0, 0.0]), output=ij.logit(1))
       >>> bases = [jnp.array([1.0, 0.0, 0.0])]  # parameters of the same fn
       >>> x, y = jnp.ones((4, 3)), jnp.ones(4, int)
-      >>> cfg = ij.train.PenaltyConfig(num_samples=2)
+      >>> cfg = ij.train.PenaltyConfig(num_samples=2, solver=ij.HiGHS())  # default: ij.PDHG
       >>> state = ij.train.refresh_penalty(model, x, y, bases, ij.Players.features(3), config=cfg)
       >>> state.gamma.shape, state.penalized.shape
       ((2, 8), (2, 2, 8))
@@ -480,7 +499,7 @@ def refresh_penalty(
     stacked = stack_models(target, [target.params, *base_params])
     out = log_odds(target=y_m)
     v = evaluate(stacked.with_output(out), x_m, players, mask_value=mask_value, batched=True)
-    fit = fit_and_or(v, settings.q_ratio, solver=settings.solver)
+    fit = fit_and_or(v, settings.q_ratio, solver=config.solver or settings.solver)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)  # (K+1, m, 2, N)
     sal = salient_mask(fit, ratio=settings.ratio)
     gen = generalization_labels(
