@@ -324,3 +324,58 @@ print(sorted(p.name for p in page.parent.iterdir()))
 assert digest(run.checkpoints) == checkpoints_digest
 text = page.read_text()
 display(Markdown(text[: text.index("## Per checkpoint")]))
+
+# %% [markdown]
+# ## 8. Training without non-generalizable interactions
+#
+# The paper also trains networks while suppressing the interactions that do not generalize
+# (its Eq. 11-12). Its equations are not public; `ij.train` implements our reconstruction
+# (`docs/method.md` §6). You add `lam * ij.train.penalty(model, state)` to the loss inside your
+# own jitted step. The penalty is the mean strength |I(S)| of the interactions that were labelled
+# non-generalizable at the last refresh, computed from the model being trained on the masked
+# inputs of m samples, with the AND-OR split (γ, q) of the refresh held fixed.
+# `ij.train.refresh_penalty` recomputes the split and the labels against the same baselines every
+# `refresh_every` steps, in one batched solve. The state is a pytree, so the step compiles once.
+#
+# Below, the same MLP (same seed, batches and Adam schedule) trains for 200 steps, once plain and
+# once penalized (λ = 0.3, m = 4 samples, a refresh every 100 steps). A real experiment chooses λ
+# on a validation split: `benchmarks/bench_suppression.py` does that on this task and on digits,
+# and its results are in `benchmarks/results/suppression/`.
+
+# %%
+import optax  # noqa: E402
+
+cfg = ij.train.PenaltyConfig(lam=0.3, num_samples=4, refresh_every=100)
+
+
+@nnx.jit
+def train_step(model, optimizer, xb, yb, state, lam):
+    def loss_fn(m):
+        task = optax.softmax_cross_entropy_with_integer_labels(m(xb), yb).mean()
+        return task + lam * ij.train.penalty(m, state)
+
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return loss
+
+
+losses = {}
+for lam in (0.0, cfg.lam):  # λ = 0: the plain run, through the same compiled step
+    model = factory(SEED)
+    optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
+    batches = np.random.default_rng(SEED)
+    for step in range(200):
+        idx = batches.choice(len(ds.x_train), 32, replace=False)
+        xb, yb = ds.x_train[idx], ds.y_train[idx]
+        if cfg.due(step):
+            state = ij.train.refresh_penalty(model, xb, yb, baselines, players, config=cfg)
+        train_step(model, optimizer, xb, yb, state, lam)
+    losses[lam] = (
+        data.cross_entropy(model, ds.x_train, ds.y_train),
+        data.cross_entropy(model, split.x_heldout, split.y_heldout),
+        float(state.power),
+    )
+    print(
+        f"λ = {lam}: train loss {losses[lam][0]:.3f}, held-out loss {losses[lam][1]:.3f}, "
+        f"H of the last refresh's samples {losses[lam][2]:.2f}"
+    )
