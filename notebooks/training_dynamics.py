@@ -42,6 +42,7 @@ jax.config.update("jax_enable_x64", True)  # the transforms in float64 (README, 
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
@@ -343,8 +344,6 @@ display(Markdown(text[: text.index("## Per checkpoint")]))
 # and its results are in `benchmarks/results/suppression/`.
 
 # %%
-import optax  # noqa: E402
-
 cfg = ij.train.PenaltyConfig(lam=0.3, num_samples=4, refresh_every=100)
 
 

@@ -45,69 +45,38 @@ def case():
     return model, x, y, ij.Players.features(4)
 
 
-def _refused(error, match, *args, **kwargs):
+def _refused(error, match, model, x, y, baselines, players, **kwargs):
     """Raised, and at once (before any sweep or fit: well under the seconds a fit takes)."""
     t0 = time.perf_counter()
     with pytest.raises(error, match=match):
-        ij.train.refresh_penalty(*args, **kwargs)
+        ij.train.refresh_penalty(model, x, y, baselines, players, **kwargs)
     assert time.perf_counter() - t0 < 5
 
 
 def test_more_samples_than_the_batch(case):
     model, x, y, players = case
     cfg = ij.train.PenaltyConfig(num_samples=4)
-    _refused(
-        ValueError,
-        r"num_samples m = 4 is larger than the batch \(x of shape \(3, 4\)\)",
-        model,
-        x,
-        y,
-        [jnp.ones(4)],
-        players,
-        config=cfg,
-    )
+    match = r"num_samples m = 4 is larger than the batch \(x of shape \(3, 4\)\)"
+    _refused(ValueError, match, model, x, y, [jnp.ones(4)], players, config=cfg)
 
 
 def test_labels_that_do_not_match_the_batch(case):
     model, x, _, players = case
     cfg = ij.train.PenaltyConfig(num_samples=2)
-    _refused(
-        ValueError,
-        "y must hold the batch's integer labels",
-        model,
-        x,
-        np.ones(2, int),
-        [jnp.ones(4)],
-        players,
-        config=cfg,
-    )
+    bad_y = np.ones(2, int)
+    _refused(ValueError, "y must hold the batch's", model, x, bad_y, [x[0]], players, config=cfg)
 
 
 def test_baselines_of_another_architecture(case):
     model, x, y, players = case
     cfg = ij.train.PenaltyConfig(num_samples=2)
-    _refused(
-        ValueError,
-        r"baseline 1 is of another architecture.*\(5,\) vs \(4,\)",
-        model,
-        x,
-        y,
-        [jnp.ones(4), jnp.ones(5)],
-        players,
-        config=cfg,
-    )
     other = ij.from_fn(lambda w, x: _fn(w, x) * 2, jnp.ones(4), output=ij.logit(1))
-    _refused(
-        ValueError,
-        "baseline 0 is of another architecture",
-        model,
-        x,
-        y,
-        [other],
-        players,
-        config=cfg,
-    )
-    _refused(ValueError, "need at least one baseline", model, x, y, [], players, config=cfg)
+    for baselines, match in [
+        ([jnp.ones(4), jnp.ones(5)], r"baseline 1 is of another architecture.*\(5,\) vs \(4,\)"),
+        ([other], "baseline 0 is of another architecture"),
+        ([], "need at least one baseline"),
+    ]:
+        _refused(ValueError, match, model, x, y, baselines, players, config=cfg)
 
 
 def test_nnx_baselines_of_another_architecture():
@@ -116,61 +85,30 @@ def test_nnx_baselines_of_another_architecture():
     deeper = MLP(4, 2, hidden=(8, 8), rngs=nnx.Rngs(2))
     x, y = np.ones((2, 4), np.float32), np.array([0, 1])
     cfg = ij.train.PenaltyConfig(num_samples=2)
+    players = ij.Players.features(4)
     for base in (wider, deeper):
-        _refused(
-            ValueError,
-            "baseline 0 is of another architecture",
-            model,
-            x,
-            y,
-            [base],
-            ij.Players.features(4),
-            config=cfg,
-        )
+        match = "baseline 0 is of another architecture"
+        _refused(ValueError, match, model, x, y, [base], players, config=cfg)
 
 
 def test_order_weights_of_the_wrong_length(case):
     model, x, y, players = case
     cfg = ij.train.PenaltyConfig(num_samples=2, order_weights=(1.0, 1.0, 1.0))
-    _refused(
-        ValueError,
-        r"order_weights has 3 entries but n = 4 players need n \+ 1 = 5",
-        model,
-        x,
-        y,
-        [jnp.ones(4)],
-        players,
-        config=cfg,
-    )
+    match = r"order_weights has 3 entries but n = 4 players need n \+ 1 = 5"
+    _refused(ValueError, match, model, x, y, [jnp.ones(4)], players, config=cfg)
 
 
 def test_n_above_the_memory_budget():
     """m × 2**n masked inputs with their activations for the backward pass, against the budget
     (given, or half the free memory): refused with the estimate."""
     model = ij.from_fn(_fn, jnp.ones(40), output=ij.logit(1))
-    x, y = jnp.ones((8, 40)), np.ones(8, int)
-    cfg = ij.train.PenaltyConfig(num_samples=8)
-    _refused(
-        MemoryError,
-        r"m = 8 samples × 2\*\*28 masked inputs",
-        model,
-        x,
-        y,
-        [jnp.ones(40)],
-        ij.Players.features(28, num_features=40),
-        config=cfg,
-    )
-    small = ij.train.PenaltyConfig(num_samples=8, memory_budget=2**20)
-    _refused(
-        MemoryError,
-        "budget is 0.00 GiB",
-        model,
-        x,
-        y,
-        [jnp.ones(40)],
-        ij.Players.features(12, num_features=40),
-        config=small,
-    )
+    x, y, bases = jnp.ones((8, 40)), np.ones(8, int), [jnp.ones(40)]
+    for n, cfg, match in [
+        (28, ij.train.PenaltyConfig(num_samples=8), r"m = 8 samples × 2\*\*28 masked inputs"),
+        (12, ij.train.PenaltyConfig(num_samples=8, memory_budget=2**20), r"budget is 0\.00 GiB"),
+    ]:
+        players = ij.Players.features(n, num_features=40)
+        _refused(MemoryError, match, model, x, y, bases, players, config=cfg)
     need = ij.train.penalty_memory(model, x, ij.Players.features(12, num_features=40), 8)
     assert need["inputs"] == 8 * 2**12 and need["total"] > 2**20
 
