@@ -20,6 +20,7 @@ sweep and one batched solve; :func:`penalty` is pure JAX, called inside the user
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from interjax._core import check_int, check_real
+from interjax._core import check_int, check_real, num_players_of
 from interjax.analyze import AnalysisSettings, generalization_labels, generalization_profile
 from interjax.evaluate import (
     LogOdds,
@@ -410,6 +411,22 @@ def _check_order_weights(weights, n: int) -> np.ndarray:
     return np.asarray(weights, float)
 
 
+@functools.partial(jax.jit, static_argnames=("ratio", "same_sign", "scope"))
+def _labels(fit, *, ratio: float, same_sign: bool, scope: str):
+    """Interactions ``(K+1, m, 2, N)``, salient masks, the model's labels G and the penalized
+    mask of a fit of the model (row 0) and K baselines (one program, not one per operation)."""
+    inter = jnp.stack([fit.and_, fit.or_], axis=-2)
+    sal = salient_mask(fit, ratio=ratio)
+    kwargs = {"same_sign": same_sign, "target_values": inter[0], "baseline_values": inter[1:]}
+    gen = generalization_labels(sal[0], sal[1:], **kwargs)
+    if scope == "salient":
+        return inter, sal, gen, sal[0] & ~gen
+    # every non-empty (S, kind) that no baseline has salient (of the same sign)
+    shared = generalization_labels(jnp.ones_like(sal[0]), sal[1:], **kwargs)
+    n = num_players_of(inter.shape[-1])
+    return inter, sal, gen, ~shared & (coalition_sizes(n) > 0)
+
+
 def refresh_penalty(
     model,
     x,
@@ -500,26 +517,9 @@ def refresh_penalty(
     out = log_odds(target=y_m)
     v = evaluate(stacked.with_output(out), x_m, players, mask_value=mask_value, batched=True)
     fit = fit_and_or(v, settings.q_ratio, solver=config.solver or settings.solver)
-    inter = jnp.stack([fit.and_, fit.or_], axis=-2)  # (K+1, m, 2, N)
-    sal = salient_mask(fit, ratio=settings.ratio)
-    gen = generalization_labels(
-        sal[0],
-        sal[1:],
-        same_sign=settings.same_sign,
-        target_values=inter[0],
-        baseline_values=inter[1:],
+    inter, sal, gen, penalized = _labels(
+        fit, ratio=settings.ratio, same_sign=settings.same_sign, scope=config.scope
     )
-    if config.scope == "salient":
-        penalized = sal[0] & ~gen
-    else:  # every non-empty (S, kind) no baseline has salient (of the same sign)
-        shared = generalization_labels(
-            jnp.ones_like(sal[0]),
-            sal[1:],
-            same_sign=settings.same_sign,
-            target_values=inter[0],
-            baseline_values=inter[1:],
-        )
-        penalized = ~shared & (coalition_sizes(players.n) > 0)
     b = np.zeros((), np.asarray(x_m).dtype) if mask_value is None else mask_value
     return PenaltyState(
         x=x_m,

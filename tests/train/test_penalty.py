@@ -222,6 +222,7 @@ def test_one_compile_for_a_training_loop_across_refreshes():
     assert not np.allclose(before, model.head.kernel[...])
 
 
+@pytest.mark.slow
 def test_nnx_gradient_matches_finite_differences():
     """Through an NNX module (read in inference mode, as the refresh reads it), with every
     non-shared interaction penalized (scope "all"). Checked away from the refresh's parameters:
