@@ -97,7 +97,7 @@ def test_ruff_clean():
 
 
 PUBLIC_MODULES = ["interjax", "interjax.checkpoints", "interjax.analyze", "interjax.report"]
-PUBLIC_MODULES += ["interjax.data"]
+PUBLIC_MODULES += ["interjax.data", "interjax.train"]
 
 
 def _public_objects():
