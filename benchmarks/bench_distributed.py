@@ -14,8 +14,9 @@ started together, timed until both end), each process with ``XLA_FLAGS`` of one 
 an accelerator host: its devices as they are, with ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` so
 the two processes share the device). The two configurations alternate, ``--rounds`` times (the
 first round of each is kept too: every run compiles afresh in its processes); medians are
-reported with the CPU seconds of all processes (user + system). Every 2-process report is
-checked against the 1-process one: ``arrays.npz`` equal bit for bit.
+reported with the CPU seconds of all processes (user + system). The persistent compilation
+cache is off (``INTERJAX_COMPILE_CACHE=0``), so no run loads what another compiled. Every
+2-process report is checked against the 1-process one: ``arrays.npz`` equal bit for bit.
 
 On a 2-core machine the two processes share the two cores that one process already uses (XLA
 runs its CPU work on several threads), so the speed-up is bounded by the cores, not by the
@@ -121,7 +122,9 @@ def main() -> None:
 
     saves, samples = (10, 2) if args.quick else (30, 8)
     rounds = args.rounds or (1 if args.quick else 3)
-    env = dict(os.environ)
+    # every run compiles afresh: with the command line's persistent compilation cache the runs
+    # after the first would load what an earlier run (of the other configuration) compiled
+    env = {**os.environ, "INTERJAX_COMPILE_CACHE": "0"}
     if jax.default_backend() == "cpu":
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
     else:
@@ -147,6 +150,10 @@ def main() -> None:
     cpu = {k: median([c for _, c in v]) for k, v in times.items()}
     speedup = wall["1 process"] / wall["2 processes"]
     info = machine_info(args.device_name)
+    import interjax
+
+    # a frozen copy (PYTHONPATH=<git archive of a commit>) is immune to edits in the checkout
+    info["interjax_imported_from"] = str(Path(interjax.__file__).parent)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     case = f"{saves} checkpoints x {2 * samples} samples, n = 10, 2 baselines"
     result = {

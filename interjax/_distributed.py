@@ -33,15 +33,27 @@ __all__ = [
     "PeerFailed",
     "Processes",
     "check_coordinator",
+    "check_count",
+    "is_worker",
+    "process_index",
     "runtime_failure",
     "share",
     "supervise",
     "tell_failure",
+    "worker_stderr",
 ]
 
 JOIN_S = 600.0  # the longest wait for the other processes to reach the analysis
 _POLL_MS = 1000  # waits are slices of this length, so Ctrl-C is handled between them
 _CALLS = [0]  # analyses run by this process: keys of successive analyses never meet
+
+
+def process_index() -> int:
+    """This process's index in a ``jax.distributed`` run, 0 otherwise (without starting JAX's
+    backend when there is no such run)."""
+    import jax
+
+    return jax.process_index() if jax.distributed.is_initialized() else 0
 
 
 def share(num_units: int, index: int, count: int) -> list[int]:
@@ -103,7 +115,7 @@ class Processes:
                 return json.loads(self.client.blocking_key_value_get(key, _POLL_MS))
             except Exception as err:  # the runtime's DEADLINE_EXCEEDED: wait another slice
                 if "DEADLINE_EXCEEDED" not in str(err):
-                    raise
+                    _runtime_failed(err)
             self.check_peers([index])
             if timeout is not None and time.monotonic() - t0 > timeout:
                 raise RuntimeError(
@@ -192,8 +204,20 @@ def _try_get(client, key: str) -> str | None:
         return client.key_value_try_get(key)
     except Exception as err:  # the runtime's NOT_FOUND
         if "NOT_FOUND" not in str(err):
-            raise
+            _runtime_failed(err)
         return None
+
+
+def _runtime_failed(err: Exception, wait: float = 5.0):
+    """The runtime refused a request: another process failed (or the coordinator is gone).
+    The runtime then ends this process itself, with its log (which the command line turns into
+    one line); should it not within ``wait`` seconds, raise with its message."""
+    time.sleep(wait)
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    raise RuntimeError(
+        f"the jax.distributed runtime failed ({first}); the finished checkpoint groups are kept: "
+        "run the same command on every process again to resume"
+    ) from err
 
 
 def tell_failure(err: BaseException, grace: float = 10.0) -> None:

@@ -338,7 +338,7 @@ def _analyze(args) -> None:
     spec = user.parse_players(args.players)
     mask_value = user.parse_mask_value(args.mask_value)
     out = Path(args.out)
-    OutputLock(out).check()  # another run writing there: refused before any work
+    OutputLock(out, _distributed.process_index()).check()  # refused before any work
     _drop_closed_loop_noise()
 
     # 2. the files named, then the data: players, mask value, analysed samples
@@ -557,14 +557,21 @@ def _join(args) -> None:
     import jax
 
     _distributed.worker_stderr()
-    jax.distributed.initialize(
-        args.coordinator,
-        args.num_processes,
-        args.process_id,
-        initialization_timeout=args.join_timeout,
-        heartbeat_timeout_seconds=args.heartbeat_timeout,
-        shutdown_timeout_seconds=args.heartbeat_timeout,
-    )
+    try:
+        jax.distributed.initialize(
+            args.coordinator,
+            args.num_processes,
+            args.process_id,
+            initialization_timeout=args.join_timeout,
+            heartbeat_timeout_seconds=args.heartbeat_timeout,
+            shutdown_timeout_seconds=args.heartbeat_timeout,
+        )
+    except ValueError as err:  # --distributed where JAX detects no cluster
+        raise ValueError(
+            f"--distributed: JAX found no cluster to join here ({err}); under SLURM, Open MPI or "
+            "on a TPU pod it finds the coordinator itself, elsewhere give --coordinator "
+            "HOST:PORT --num-processes N --process-id I"
+        ) from None
     _distributed.check_count(args.num_processes, args.join_timeout)
 
 

@@ -1,4 +1,5 @@
-"""Shared pieces of the tests: a folder's fingerprint, a user's data file, a fit built by hand."""
+"""Shared pieces of the tests: a folder's fingerprint, a user's data file and run, a fit built
+by hand."""
 
 from __future__ import annotations
 
@@ -27,6 +28,35 @@ def write_user_data(path: Path, ds) -> Path:
     """The npz ``interjax analyze --data`` reads: a dataset's train and test splits."""
     np.savez(path, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
     return path
+
+
+MLP_MODULE = """from flax import nnx
+from interjax.data import MLP
+
+
+def make_model(seed=0):
+    return MLP({features}, 2, hidden=(8,), rngs=nnx.Rngs(seed))
+"""
+
+
+def write_user_run(root: Path, *, features: int, total_steps: int, num_saves: int) -> tuple:
+    """A researcher's run in ``root`` for ``interjax analyze``: ``usermodel.py`` (``make_model``:
+    an MLP on ``features`` inputs), ``data.npz`` (planted rules) and ``run/checkpoints`` from
+    the real training loop (optax + Orbax). Returns the saved steps."""
+    from flax import nnx
+
+    from interjax import data
+
+    (root / "usermodel.py").write_text(MLP_MODULE.format(features=features))
+    ds = data.planted_rules(num_train=64, num_test=64, num_features=features, seed=1)
+    write_user_data(root / "data.npz", ds)
+
+    def factory(seed=0):
+        return data.MLP(features, 2, hidden=(8,), rngs=nnx.Rngs(seed))
+
+    run = data.train_run(factory, ds, root / "run", total_steps=total_steps,
+                         num_saves=num_saves, batch_size=32)  # fmt: skip
+    return run.steps
 
 
 def fit_of(and_, or_, floor_and=None, floor_or=None, objective=0.0) -> ij.AndOr:

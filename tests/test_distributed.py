@@ -26,19 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flax import nnx
 
-from interjax import data
 from interjax._distributed import check_coordinator
-from tests.helpers import folder_hash, write_user_data
+from tests.helpers import folder_hash, write_user_run
 
-USER_MODULE = textwrap.dedent("""
-    from flax import nnx
-    from interjax.data import MLP
-
-    def make_model(seed=0):
-        return MLP(6, 2, hidden=(8,), rngs=nnx.Rngs(seed))
-""")
 ARGS = [
     "run/checkpoints", "--model", "usermodel:make_model", "--data", "data.npz", "--players", "4",
     "--samples", "2", "--baselines", "2", "--baseline-steps", "20", "--quiet",
@@ -47,19 +38,11 @@ RUN_S = 400  # bound on one analysis run by a test (2 shared cores, other tests 
 HEARTBEAT_S = 5
 
 
-def factory(seed=0):
-    return data.MLP(6, 2, hidden=(8,), rngs=nnx.Rngs(seed))
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """11 Orbax checkpoints of a tiny MLP from the real training loop (2 groups of <= 10)."""
     root = tmp_path_factory.mktemp("distributed")
-    (root / "usermodel.py").write_text(USER_MODULE)
-    ds = data.planted_rules(num_train=64, num_test=64, num_features=6, seed=1)
-    write_user_data(root / "data.npz", ds)
-    saved = data.train_run(factory, ds, root / "run", total_steps=48, num_saves=12, batch_size=32)
-    assert len(saved.steps) == 11
+    assert len(write_user_run(root, features=6, total_steps=48, num_saves=12)) == 11
     return root
 
 
@@ -154,6 +137,20 @@ def test_wrong_options_are_refused_before_any_process_starts(tmp_path):
     assert time.monotonic() - t0 < 60
 
 
+def test_distributed_without_a_cluster_says_what_to_give(tmp_path):
+    """``--distributed`` where JAX detects no cluster (no SLURM, Open MPI, TPU pod here)."""
+    cmd = [sys.executable, "-m", "interjax.cli", "analyze", *ARGS, "--out", str(tmp_path / "o"),
+           "--distributed"]  # fmt: skip
+    clean = {k: v for k, v in env(1).items() if not k.startswith(("SLURM_", "OMPI_", "JAX_"))}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=clean, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert last_line(proc.stderr).startswith(
+        "interjax analyze: error: --distributed: JAX found no cluster to join here"
+    )
+    assert "give --coordinator HOST:PORT --num-processes N --process-id I" in proc.stderr
+
+
 def test_a_coordinator_port_in_use_is_refused(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -193,25 +190,22 @@ def test_a_process_that_never_joins_stops_the_others_with_one_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def reference(run, tmp_path_factory):
-    """The single-process reports, with 1 and with 2 fake CPU devices."""
-    out = {}
-    for devices in (1, 2):
-        out[devices] = tmp_path_factory.mktemp(f"one_process_{devices}")
-        rc, err = finish(start(run, out[devices], devices=devices))
-        assert rc == 0, err
+    """The single-process report, with 2 fake CPU devices."""
+    out = tmp_path_factory.mktemp("one_process")
+    rc, err = finish(start(run, out, devices=2))
+    assert rc == 0, err
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("devices", [1, 2])
-def test_two_processes_write_the_report_of_one(run, reference, tmp_path, devices):
-    """2 processes with ``devices`` fake CPU devices each: the same arrays.npz, bit for bit,
-    and the same summary as 1 process with as many devices (the same chunking of the sweep,
-    the same checkpoint groups: each group's fits are computed whole by one process)."""
+def test_two_processes_write_the_report_of_one(run, reference, tmp_path):
+    """2 processes with 2 fake CPU devices each: the same arrays.npz, bit for bit, and the
+    same summary as 1 process with 2 devices (the same chunking of the sweep, the same
+    checkpoint groups: each group's fits are computed whole by one process)."""
     before = folder_hash(run / "run")
-    results = run_processes(run, tmp_path / "out", devices=devices)
+    results = run_processes(run, tmp_path / "out", devices=2)
     assert [rc for rc, _ in results] == [0, 0], results
-    assert_same_report(reference[devices], tmp_path / "out")
+    assert_same_report(reference, tmp_path / "out")
     names = sorted(p.name for p in (tmp_path / "out" / "stages").iterdir())
     assert names == ["baselines.npz", "checkpoints_000.npz", "checkpoints_001.npz"]
     assert folder_hash(run / "run") == before  # checkpoints only read
@@ -223,7 +217,7 @@ def test_a_killed_process_stops_the_other_and_the_rerun_resumes(run, reference, 
     within the heartbeat timeout with one line naming process 1; the same two commands then
     complete the run to the report of one process; the checkpoints are untouched."""
     before, out, port = folder_hash(run / "run"), tmp_path / "out", free_port()
-    p0, p1 = (start(run, out, process=i, port=port) for i in range(2))
+    p0, p1 = (start(run, out, process=i, port=port, devices=2) for i in range(2))
     marker, t0 = out / "stages" / ".process-1.json", time.monotonic()
     while not marker.exists():  # process 1 has joined and is about to start its share
         assert p1.poll() is None and time.monotonic() - t0 < RUN_S, p1.communicate()
@@ -242,9 +236,9 @@ def test_a_killed_process_stops_the_other_and_the_rerun_resumes(run, reference, 
     assert time.monotonic() - killed < HEARTBEAT_S + 30
     p1.communicate()
 
-    results = run_processes(run, out)  # the same commands again
+    results = run_processes(run, out, devices=2)  # the same commands again
     assert [rc for rc, _ in results] == [0, 0], results
-    assert_same_report(reference[1], out)
+    assert_same_report(reference, out)
     assert folder_hash(run / "run") == before
 
 
@@ -272,3 +266,62 @@ def test_processes_with_different_counts_or_inputs_are_refused(run, tmp_path):
     assert "process 1 (on " in last_line(err0) and "analyses something else" in last_line(err0)
     assert "analyses something else" in last_line(err1)
     assert not list((tmp_path / "b" / "stages").glob("*.npz"))
+
+
+PYTHON_SCRIPT = textwrap.dedent("""
+    import sys
+import textwrap
+
+    import jax
+
+    out, rest = sys.argv[1], sys.argv[2:]
+    if rest:  # the one line a user adds: join the run of several processes
+        jax.distributed.initialize(f"127.0.0.1:{rest[0]}", 2, int(rest[1]),
+                                   initialization_timeout=120, heartbeat_timeout_seconds=30)
+    jax.config.update("jax_enable_x64", True)  # the user's own choice, as the CLI's
+
+    import numpy as np
+    from flax import nnx
+
+    import interjax as ij
+    from interjax import data
+    from interjax._pipeline import analyze_run
+    from interjax.analyze import prepare_analysis
+    from interjax.checkpoints import orbax_source
+    sys.path.insert(0, ".")  # the run's folder: usermodel.py
+    from usermodel import make_model
+
+    ds = data.planted_rules(num_train=64, num_test=64, num_features=6, seed=1)
+    with orbax_source("run/checkpoints", model_factory=make_model) as source:
+        prepared = prepare_analysis(
+            source, ds.x_test[:4], ds.y_test[:4], ij.Players.features(4),
+            baseline_params=[nnx.state(make_model(seed)) for seed in (7, 8)],
+        )
+        summary = analyze_run(prepared, out, title="python", quiet=True)
+    print(jax.process_index(), len(summary.steps), summary.fingerprint)
+""")
+
+
+@pytest.mark.slow
+def test_the_python_api_under_jax_distributed_needs_no_other_change(run, tmp_path):
+    """``prepare_analysis`` and the resumable run called by a script whose only change is
+    ``jax.distributed.initialize``: 2 processes (1 device each) write the arrays of 1 process,
+    and both return the same summary."""
+    (tmp_path / "script.py").write_text(PYTHON_SCRIPT)
+    script = [sys.executable, str(tmp_path / "script.py")]
+
+    def launch(*args):
+        return subprocess.Popen([*script, *args], cwd=run, env=env(1), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    rc, err = finish(launch(str(tmp_path / "one")))
+    assert rc == 0, err
+    port = free_port()
+    procs = [launch(str(tmp_path / "two"), str(port), str(i)) for i in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=RUN_S)
+        assert p.returncode == 0, err
+        outs.append(out.split())
+    assert [o[0] for o in outs] == ["0", "1"] and outs[0][1:] == outs[1][1:] == ["11", outs[0][2]]
+    assert_same_report(tmp_path / "one", tmp_path / "two")
