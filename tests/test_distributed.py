@@ -270,7 +270,6 @@ def test_processes_with_different_counts_or_inputs_are_refused(run, tmp_path):
 
 PYTHON_SCRIPT = textwrap.dedent("""
     import sys
-import textwrap
 
     import jax
 
