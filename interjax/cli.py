@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="interjax",
         description="Exact AND-OR interactions of JAX models and their generalization power.",
     )
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep compiled programs across runs (default: kept in ~/.cache/interjax/jax, "
+        "or INTERJAX_COMPILE_CACHE=folder; INTERJAX_COMPILE_CACHE=0 also turns it off)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="the whole pipeline on bundled data")
     demo.add_argument("--out", default="interjax-out", help="output folder (default: %(default)s)")
@@ -608,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     # the command line's one global setting: transforms and solver in float64 (the models keep
     # the dtypes their checkpoints store); analysis fingerprints record it
     jax.config.update("jax_enable_x64", True)
+    from interjax._compile_cache import enable_compile_cache
+
+    enable_compile_cache(disabled=args.no_compile_cache)  # compiled programs kept across runs
     try:
         if args.command == "demo":
             if args.steps < 1:

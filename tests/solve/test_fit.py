@@ -270,3 +270,19 @@ def test_sgd_schedule_compiles_once_per_setting(batch):
     size = _solve_sgd._cache_size()
     ij.fit_and_or(v * 2, solver=ij.SGD(num_steps=50, learning_rate=3e-5))
     assert _solve_sgd._cache_size() == size
+
+
+@pytest.mark.parametrize("box_weight", [1.0, 2.0])
+def test_box_weight_changes_the_path_not_the_optimum(batch, box_weight):
+    """The weight ``c`` of the box block ``c(p + r)`` (default 0.5) only rescales a dual block:
+    with another ``c`` each certificate still brackets HiGHS's optimum within 1e-3."""
+    v, optima = batch
+    problem, z, lam = and_or_problem(
+        jnp.asarray(v[3]), 0.02 * abs(v[3, -1] - v[3, 0]), None, box_weight
+    )
+    eta = step_size(N_PLAYERS, box_weight)
+    s = jax.jit(lambda z, lam: pdhg_solve(problem, z, lam, eta=eta, tol=1e-3, max_iters=20_000))(
+        z, lam
+    )
+    obj, low = float(s.best_objective), float(s.best_lower)
+    assert low <= optima[3] * (1 + 1e-9) <= obj * (1 + 1e-9) and (obj - low) <= 1e-3 * obj
