@@ -129,8 +129,15 @@ def main() -> None:
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
     else:
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # two processes share the device
+    info = machine_info(args.device_name)  # at the start: the commit measured
     root = Path(tempfile.mkdtemp(prefix="bench_distributed_"))
     try:
+        # where the timed processes import interjax from: a frozen copy (PYTHONPATH=<git
+        # archive of a commit>) is immune to edits others make in the checkout meanwhile
+        where = [sys.executable, "-c", "import interjax; print(interjax.__file__)"]
+        info["interjax_imported_from"] = subprocess.run(
+            where, cwd=root, env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
         saves = make_run(root, saves)
         times: dict[str, list] = {"1 process": [], "2 processes": []}
         identical = []
@@ -149,11 +156,6 @@ def main() -> None:
     wall = {k: median([w for w, _ in v]) for k, v in times.items()}
     cpu = {k: median([c for _, c in v]) for k, v in times.items()}
     speedup = wall["1 process"] / wall["2 processes"]
-    info = machine_info(args.device_name)
-    import interjax
-
-    # a frozen copy (PYTHONPATH=<git archive of a commit>) is immune to edits in the checkout
-    info["interjax_imported_from"] = str(Path(interjax.__file__).parent)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     case = f"{saves} checkpoints x {2 * samples} samples, n = 10, 2 baselines"
     result = {
