@@ -91,7 +91,7 @@ def machine_info(device_name: str | None) -> dict:
     run with neither).
     """
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--", "interjax") if commit else None
+    status = _git("status", "--porcelain", "--", ":(top)interjax") if commit else None
     dirty = None if status is None else bool(status)
     source = "git" if commit else None
     if commit is None and os.environ.get("INTERJAX_GIT_COMMIT"):
