@@ -135,3 +135,22 @@ def test_reliability_table_names_real_tests():
         assert any(f"def {name}(" in s for s in sources.values()), name
     for path in set(re.findall(r"`([\w/]+\.py)`", text)):
         assert (ROOT / "tests" / path).exists() or (ROOT / path).exists(), path
+
+
+def test_no_file_points_to_the_team_contract():
+    """Users get the repository, not the team's contract folder: docs, docstrings, notebooks and
+    benchmarks cite ``docs/method.md`` (a bare "METHOD.md §4" slipped through once)."""
+    names = ["METHOD", "DESIGN", "STYLE"]
+    pattern = "|".join([r"\.\./shared", *(rf"(?<![/\w]){n}\.md" for n in names)])
+    import re
+
+    found = []
+    for folder in ("interjax", "docs", "notebooks", "benchmarks", "tests"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".md", ".ipynb"} and path != Path(__file__).resolve():
+                for i, line in enumerate(path.read_text().splitlines(), 1):
+                    if re.search(pattern, line):
+                        found.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+    readme = (ROOT / "README.md").read_text()
+    found += [f"README.md: {m}" for m in re.findall(pattern, readme)]
+    assert not found, "\n".join(found)

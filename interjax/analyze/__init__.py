@@ -1,4 +1,4 @@
-"""Generalization labels, order profiles, phases and the loss gap (METHOD.md §4-5), and the
+"""Generalization labels, order profiles, phases and the loss gap (docs/method.md §4-5), and the
 baseline protocol: the split of the data and the K baseline models trained on data the target
 never saw (:func:`baseline_split`, :func:`train_baselines`).
 """

@@ -1,4 +1,4 @@
-"""The baseline protocol of the generalization analysis (METHOD.md §4).
+"""The baseline protocol of the generalization analysis (docs/method.md §4).
 
 He et al. (2025, arXiv:2505.06993) call an interaction of the target model generalizable when
 K baseline models, trained on data the target never saw, share it. The protocol has two steps:
@@ -40,7 +40,7 @@ class BaselineSplit:
     Attributes:
       x_baseline, y_baseline: ``(M, ...)``, ``(M,)``: the baselines' training data.
       x_heldout, y_heldout: ``(M', ...)``, ``(M',)``: the held-out test samples.
-      protocol: ``"cross_fit"`` (default) or ``"paper"`` (METHOD.md §4).
+      protocol: ``"cross_fit"`` (default) or ``"paper"`` (docs/method.md §4).
       baseline_ids, heldout_ids: which rows of the test split each part holds (``(M,)``,
         ``(M',)`` indices into ``x_test``; ``None`` when not known).
 
@@ -100,7 +100,7 @@ def baseline_split(
     x_test=None,
     y_test=None,
 ) -> BaselineSplit:
-    """Split the test data for the baselines (METHOD.md §4; see the module docstring).
+    """Split the test data for the baselines (docs/method.md §4; see the module docstring).
 
     ``"cross_fit"``: with a seeded permutation π of the M test samples, the baselines train on
     ``π[:⌊M/2⌋]`` and ``π[⌊M/2⌋:]`` are held out; ``"paper"``: both are the whole test split
@@ -176,7 +176,7 @@ def train_baselines(
     """Train ``num`` baseline models (same architecture, seeds ``first_seed + k``) on the
     baseline part of ``split``; returns the trained models.
 
-    The K baseline models of He et al. 2025 (arXiv:2505.06993; METHOD.md §4), trained on data
+    The K baseline models of He et al. 2025 (arXiv:2505.06993; docs/method.md §4), trained on data
     the target never saw. Baseline ``k`` is ``model_factory_for_seed(first_seed + k)``, trained
     by ``train(model, split.x_baseline, split.y_baseline, steps=..., batch_size=...,
     learning_rate=..., seed=first_seed + k)`` (:class:`TrainFn`; e.g.

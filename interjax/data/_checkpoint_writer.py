@@ -21,7 +21,7 @@ class CheckpointWriter:
 
     Refuses a folder that already holds checkpoints: interjax does not add to, or overwrite, a
     run it did not start in the same call. Each :meth:`save` writes one sub-folder named by the
-    step, readable with :func:`interjax.checkpoints.orbax_source` (METHOD.md §4: the target's
+    step, readable with :func:`interjax.checkpoints.orbax_source` (docs/method.md §4: the target's
     checkpoint sequence). Use it as a context manager (or call :meth:`close`).
 
     Example:

@@ -151,7 +151,7 @@ def breast_cancer_players(background="keep") -> Players:
     """10 players, one per measurement: player i owns columns i, i+10, i+20 (mean, se, worst).
 
     Returns:
-      :class:`interjax.Players` with ``n = 10`` and membership ``(30,)`` (METHOD.md §1).
+      :class:`interjax.Players` with ``n = 10`` and membership ``(30,)`` (docs/method.md §1).
 
     Example:
       >>> from interjax.data import breast_cancer_players
@@ -207,7 +207,7 @@ def digit_patch_players(patch_size: int = 2, select=None, background="keep") -> 
     Returns:
       :class:`interjax.Players` with membership ``(8, 8)``: the player id of each pixel, ``-1``
       for pixels of no player (kept at the input's value with ``background="keep"``;
-      METHOD.md §1).
+      docs/method.md §1).
 
     Example:
       >>> from interjax.data import digit_patch_players

@@ -4,7 +4,7 @@
 early and log-spaced later (:func:`save_schedule`), recording train and test loss at every saved
 step (:class:`TrainingRun`).
 
-The baseline protocol of the analysis (METHOD.md §4: the split of the test data and the K
+The baseline protocol of the analysis (docs/method.md §4: the split of the test data and the K
 baseline models trained on data the target never saw) lives in :mod:`interjax.analyze`
 (:func:`interjax.analyze.baseline_split`, :func:`interjax.analyze.train_baselines`). For one
 release, ``interjax.data`` keeps ``BaselineSplit`` and ``baseline_split`` as aliases of those,
@@ -78,7 +78,7 @@ class TrainingRun:
     Attributes:
       directory: the run's folder; :attr:`checkpoints` is its Orbax checkpoint folder.
       steps: ``(T,)`` saved steps; train_loss, test_loss, train_accuracy, test_accuracy:
-        ``(T,)`` each, at those steps (METHOD.md §5: the loss gap).
+        ``(T,)`` each, at those steps (docs/method.md §5: the loss gap).
 
     Example:
       >>> from pathlib import Path
@@ -128,7 +128,7 @@ def train_run(
     ``directory/checkpoints`` and losses to ``directory/metrics.json`` (test loss on
     ``x_test, y_test`` if given, else on ``ds``'s test split).
 
-    The target model's checkpoint sequence of METHOD.md §4 (He et al. 2025, arXiv:2505.06993),
+    The target model's checkpoint sequence of docs/method.md §4 (He et al. 2025, arXiv:2505.06993),
     saved at :func:`save_schedule` ``(total_steps, num_saves)``; ``directory`` must not hold
     checkpoints yet (:class:`interjax.checkpoints.CheckpointWriter`).
 
