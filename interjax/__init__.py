@@ -11,6 +11,7 @@ the Generalization Power of a DNN*, arXiv:2505.06993, and the AND-OR interaction
 
 from interjax import masks, solve, train, transform
 from interjax._caches import clear_caches
+from interjax._pipeline import analyze_run
 from interjax.evaluate import (
     Logit,
     LogOdds,
@@ -81,6 +82,7 @@ __all__ = [
     "Players",
     "Probability",
     "Salient",
+    "analyze_run",
     "and_interactions",
     "and_inverse",
     "banzhaf_values",

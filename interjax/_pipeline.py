@@ -235,7 +235,34 @@ def analyze_run(
     the OS half-way. ``key``: the fingerprint :func:`analysis_key` computed by the caller (who
     checked the output folder with it before preparing the inputs); computed here otherwise.
 
+    Under an initialized ``jax.distributed`` the same call divides the checkpoint groups and the
+    baselines over the processes (docs/distributed.md); every process returns the summary.
+    ``interjax analyze`` is this call behind its checks.
+
     Returns the :class:`interjax.analyze.Summary` (also in ``OUT/summary.json``).
+
+    Example (two saved steps of a small MLP, one baseline model):
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> import interjax as ij
+      >>> from interjax import analyze, checkpoints, data
+      >>> def make_model(seed=0):
+      ...     return data.MLP(4, 2, hidden=(8,), rngs=nnx.Rngs(seed))
+      >>> folder = Path(tempfile.mkdtemp())
+      >>> with data.CheckpointWriter(folder / "run") as writer:
+      ...     for step in (0, 1):
+      ...         writer.save(step, nnx.state(make_model(step)))
+      >>> x = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+      >>> with checkpoints.orbax_source(folder / "run", model_factory=make_model) as source:
+      ...     prepared = analyze.prepare_analysis(
+      ...         source, x, np.array([0, 1]), ij.Players.features(4),
+      ...         baseline_params=[nnx.state(make_model(9))],
+      ...     )
+      ...     summary = ij.analyze_run(prepared, folder / "out", title="demo", quiet=True)
+      >>> summary.steps, (folder / "out" / "arrays.npz").exists()
+      ((0, 1), True)
     """
     out = Path(out_dir)
     settings = settings or AnalysisSettings()
