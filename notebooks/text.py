@@ -196,15 +196,22 @@ records = salient_table(salient_sets[0], words)
 top = records[0]
 # the strongest salient interaction is the AND of "not" and "good", and it is negative:
 assert (top["kind"], top["set"], top["value"] < 0) == ("and", PAIR, True)
-assert all(r["set"] & NOT for r in records)  # every salient interaction involves "not"
-share = abs(top["value"]) / sum(abs(r["value"]) for r in records)
-print(f"{len(records)} salient interactions; not ∧ good holds {share:.0%} of their strength")
+total = sum(abs(r["value"]) for r in records)
+with_not = sum(abs(r["value"]) for r in records if r["set"] & NOT) / total
+share = abs(top["value"]) / total
+assert with_not > 0.9  # nearly all the salient strength is in interactions that contain "not"
+print(
+    f"{len(records)} salient interactions; those with 'not' hold {with_not:.0%} of their "
+    f"strength, not ∧ good alone {share:.0%}"
+)
 
 # %% [markdown]
-# Out of 2 × 31 possible AND and OR interactions only eight are salient, all of them containing
-# "not", and the AND of "not" with "good" carries about half of their strength. The next ones are
-# the same negation seen with one more word; the small terms of opposite sign correct the
-# overshoot of the larger ones.
+# Out of 2 × 31 possible AND and OR interactions only about eight are salient, nearly all of their
+# strength in interactions containing "not", and the AND of "not" with "good" carries about half
+# of it. The next ones are the same negation seen with one more word; the small terms of opposite
+# sign correct the overshoot of the larger ones. (The sparsest split is not always unique: when
+# several splits reach the same L1 norm, which one the solver returns can change a small salient
+# term, so we check the share, not the exact list.)
 #
 # ## The same sentence without "not"
 #

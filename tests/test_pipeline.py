@@ -86,6 +86,7 @@ def test_the_fingerprint_records_the_precision(two_steps, tmp_path):
         check_output_folder(tmp_path, key64)
 
 
+@pytest.mark.slow  # ~40 s on 2 cores (compiles for two batch shapes); CI runs it
 def test_the_resumable_run_equals_one_trajectory_call(two_steps, tmp_path):
     """The resumable run (groups of one checkpoint, stage files) and one ``trajectory`` call
     compute the same arrays from the same checkpoints and settings: one analysis path."""

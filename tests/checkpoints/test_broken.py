@@ -278,7 +278,10 @@ def test_a_step_unreadable_during_the_analysis_is_skipped_and_named(user_run, tm
     assert skipped == {5, 12} and list(summary.steps) == [0, 1, 2]
     assert folder_hash(folder) == damaged != before  # only our own damage
     left = sorted(p.name for p in (out / "stages").iterdir())
-    assert left == ["baselines.npz", "checkpoints_000.npz", "checkpoints_001.npz"]
+    groups = ["checkpoints_000.npz", "checkpoints_001.npz", "checkpoints_002.npz"]
+    assert left == ["baselines.npz", *groups]  # groups {0, 1}, {2, 5}, {12}: each one done
+    with np.load(out / "stages" / groups[2]) as unreadable:  # ... {12} with no step read,
+        assert unreadable["steps"].size == 0 and "values" not in unreadable  # so no fits
     assert not (out / ".interjax.lock").exists() and not list(out.rglob("*.tmp"))
 
 

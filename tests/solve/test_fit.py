@@ -161,6 +161,7 @@ def test_highs_solver_option_matches(batch):
     assert np.all(np.asarray(fit.relative_gap) < 1e-6)
 
 
+@pytest.mark.slow  # ~30 s on 2 cores; CI runs the slow set
 def test_optimal_matches_highs_at_8_players():
     """The default solver against HiGHS's LP optimum at n = 8: random values, a planted model
     with a little noise, and noisy values (noise as large as the planted terms)."""
@@ -272,6 +273,7 @@ def test_sgd_schedule_compiles_once_per_setting(batch):
     assert _solve_sgd._cache_size() == size
 
 
+@pytest.mark.slow  # ~30 s on 2 cores; CI runs the slow set
 @pytest.mark.parametrize("box_weight", [1.0, 2.0])
 def test_box_weight_changes_the_path_not_the_optimum(batch, box_weight):
     """The weight ``c`` of the box block ``c(p + r)`` (default 0.5) only rescales a dual block:
