@@ -28,3 +28,15 @@ def test_slow_tests_exist():
     paths = [p for p in (ROOT / "tests").rglob("test_*.py") if p.resolve() != here]
     sources = [p.read_text() for p in paths]
     assert sum(s.count("@pytest.mark.slow") for s in sources) >= 4
+
+
+def test_tests_cited_by_ci_exist():
+    """``.ci/run`` names the tests that keep it and the README in step: each named file and
+    test exists (it once cited a file that did not)."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    cited = re.findall(r"(tests/[\w/]+\.py)(?:::(\w+))?", ci)
+    assert cited
+    for path, name in cited:
+        assert (ROOT / path).exists(), path
+        if name:
+            assert f"def {name}(" in (ROOT / path).read_text(), f"{path}::{name}"
