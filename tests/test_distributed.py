@@ -53,11 +53,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env(devices: int) -> dict:
-    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+def env(devices: int, cold: bool = False) -> dict:
+    """The environment of a test's process; ``cold``: without the test session's persistent
+    compilation cache (root conftest), so that the process compiles, as a first run does."""
+    out = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    if cold:
+        out.pop("JAX_COMPILATION_CACHE_DIR", None)
+        out["INTERJAX_COMPILE_CACHE"] = "0"
+    return out
 
 
-def start(root, out, *extra, devices=1, process=None, num=2, port=None, timeout=None):
+def start(root, out, *extra, devices=1, process=None, num=2, port=None, timeout=None, cold=False):
     """``interjax analyze`` of the run into ``out``; as process ``process`` of ``num`` when
     ``process`` is given (coordinator 127.0.0.1:``port``)."""
     cmd = [sys.executable, "-m", "interjax.cli", "analyze", *ARGS, "--out", str(out), *extra]
@@ -65,7 +71,7 @@ def start(root, out, *extra, devices=1, process=None, num=2, port=None, timeout=
         cmd += ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(num),
                 "--process-id", str(process)]  # fmt: skip
         cmd += ["--heartbeat-timeout", str(HEARTBEAT_S), "--join-timeout", str(timeout or 60)]
-    return subprocess.Popen(cmd, cwd=root, env=env(devices), stdout=subprocess.PIPE,
+    return subprocess.Popen(cmd, cwd=root, env=env(devices, cold), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
 
 
@@ -213,15 +219,21 @@ def test_two_processes_write_the_report_of_one(run, reference, tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_process_stops_the_other_and_the_rerun_resumes(run, reference, tmp_path):
-    """Process 1 is killed (SIGKILL, its worker with it) once it has joined: process 0 ends
+    """Process 1 is killed (SIGKILL, its worker with it) during its share: process 0 ends
     within the heartbeat timeout with one line naming process 1; the same two commands then
     complete the run to the report of one process; the checkpoints are untouched."""
     before, out, port = folder_hash(run / "run"), tmp_path / "out", free_port()
-    p0, p1 = (start(run, out, process=i, port=port, devices=2) for i in range(2))
-    marker, t0 = out / "stages" / ".process-1.json", time.monotonic()
-    while not marker.exists():  # process 1 has joined and is about to start its share
+    # process 1 compiles (no warm cache): its share lasts seconds after it joins, long enough
+    # to be killed in the middle of it (with the session's cache it could finish unseen)
+    p0 = start(run, out, process=0, port=port, devices=2)
+    p1 = start(run, out, process=1, port=port, devices=2, cold=True)
+    # its lock: taken once it has joined the runtime, held until its share is done
+    joined, t0 = out / ".interjax.process-1.lock", time.monotonic()
+    while not joined.exists():
         assert p1.poll() is None and time.monotonic() - t0 < RUN_S, p1.communicate()
         time.sleep(0.05)
+    time.sleep(1.0)  # into its share (compiling)
+    assert p1.poll() is None, p1.communicate()
     os.killpg(p1.pid, signal.SIGKILL)
     killed = time.monotonic()
     rc, err = finish(p0)
