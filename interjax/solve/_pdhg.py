@@ -29,7 +29,10 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   8.0k, max 13.9k → 11.3k, 16 planted samples with 1% noise) and 13% (n = 12: mean 21.7k →
   18.8k, 4 samples); ``c = 2`` and ``4`` doubled and sextupled them at n = 8;
 * a certificate every ``check_every`` iterations: the primal iterate is made exactly feasible
-  (``q`` clipped into its box, the rest moved into ``p``) and its objective ``P`` computed; several
+  (``q`` clipped into its box, the excess moved into ``p``, or for coalitions of order < n/2 into
+  ``r``, where it spreads over 2^{|T|} instead of 2^{n-|T|} interactions; the cheaper of the two
+  kept: n = 10, to a 1e-2 gap, 16-18% fewer iterations on noisy planted and MLP values, 3-9%
+  to 1e-3, where the dual bound is what lags) and its objective ``P`` computed; several
   dual candidates (``λ₃``, ``-Mᵀλ₁``, ``-Oᵀλ₂`` and means) are scaled to dual feasibility
   (``‖Zᵀλ‖∞ ≤ 1``, ``‖Bᵀλ‖∞ ≤ 1``) and the best value ``D = -Σ max(λ(v+τ), λ(v-τ))`` kept. Weak
   duality gives ``D ≤ optimum ≤ P``: the reported gap ``P - D`` is a bound on the distance to the
@@ -53,6 +56,7 @@ import numpy as np
 
 from interjax._caches import cache_dict
 from interjax._core import num_players_of
+from interjax.masks import orders
 from interjax.solve._operators import Operators, operators
 
 __all__ = [
@@ -385,7 +389,9 @@ def and_or_problem(
     (twice the memory bandwidth) while the certificate is still computed in ``v``'s dtype from
     the iterates, so the gap it reports stays a valid bound.
     """
-    op = operators(num_players_of(v.shape[-1]))
+    n = num_players_of(v.shape[-1])
+    op = operators(n)
+    low_order = orders(n) < n / 2  # rows whose excess spreads less in r than in p
     c, csq = float(box_weight), float(box_weight) ** 2
     v_full, tau_full = v, tau
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
@@ -407,16 +413,26 @@ def and_or_problem(
     def certify(z, lam):
         v, tau = v_full, tau_full  # the certificate in full precision
         z, lam = z.astype(v.dtype), lam.astype(v.dtype)
-        # primal: clip q into its box and move the rest into p: exactly feasible
+        # primal: clip q into its box and move the excess into p or r: exactly feasible. An
+        # excess δ at coalition T costs up to 2^{n-|T|}|δ| in p (Möbius: every superset) and
+        # about 2^{|T|}|δ| in r (OR: every set meeting T), so two candidates: all into p, and
+        # each row into its cheaper side; the better one is kept
         resid = z[0] + z[1] - v
-        p = z[0] - (resid - jnp.clip(resid, -tau, tau))
-        objective = jnp.abs(op.M(p)).sum() + jnp.abs(op.O(z[1])).sum()
+        excess = resid - jnp.clip(resid, -tau, tau)
+        into_r = jnp.where(low_order, excess, 0.0)
+        repairs = (
+            jnp.stack([z[0] - excess, z[1]]),
+            jnp.stack([z[0] - (excess - into_r), z[1] - into_r]),
+        )
+        objs = jnp.stack([jnp.abs(op.M(x[0])).sum() + jnp.abs(op.O(x[1])).sum() for x in repairs])
+        best = jnp.argmin(objs)
+        z_feasible, objective = jnp.where(best == 0, repairs[0], repairs[1]), objs[best]
         # dual: candidates from each block (the box's multiplier is c·λ₃ = -Mᵀλ₁ = -Oᵀλ₂ at
         # the optimum), each scaled to feasibility; keep the best
         c1, c2, c3 = c * lam[2], -op.MT(lam[0]), -op.OT(lam[1])
         cands = (c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0)
         lower = jnp.max(jnp.stack([dual_bound(op, x, v, tau) for x in cands]))
-        return jnp.stack([p, z[1]]), objective, lower
+        return z_feasible, objective, lower
 
     problem = Problem(K, KT, T, prox_dual, certify)
     return problem, jnp.stack([v / 2, v / 2]), jnp.zeros((3, v.shape[-1]), dt)

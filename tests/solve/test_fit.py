@@ -7,6 +7,7 @@ import pytest
 
 import interjax as ij
 from interjax.solve._highs import solve_lp_highs
+from interjax.solve._operators import operators
 from interjax.solve._pdhg import and_or_problem, pdhg_solve, pdhg_solve_pool, step_size
 from interjax.solve._sgd import default_sgd, sgd_solve
 
@@ -288,3 +289,32 @@ def test_box_weight_changes_the_path_not_the_optimum(batch, box_weight):
     )
     obj, low = float(s.best_objective), float(s.best_lower)
     assert low <= optima[3] * (1 + 1e-9) <= obj * (1 + 1e-9) and (obj - low) <= 1e-3 * obj
+
+
+@pytest.mark.parametrize("block", [0, 1])
+@pytest.mark.parametrize("row", [0, 0b0011, 0b1111, 0b0111])
+def test_the_certificate_keeps_the_cheaper_of_two_repairs(row, block):
+    """An excess δ at coalition T costs up to 2^{n-|T|}|δ| moved into p (Möbius) and about
+    2^{|T|}|δ| moved into r (OR). The certified point is exactly feasible, its objective is the
+    L1 norm of its own interactions, and it is the cheaper of "all into p" and "low orders
+    into r" (both computed by hand here; each wins in some of these cases)."""
+    n, tau, delta = 4, 0.1, 0.5
+    op = operators(n)
+    with jax.enable_x64(True):
+        v = jnp.zeros(2**n)
+        problem, _, lam = and_or_problem(v, jnp.asarray(tau))
+        z = jnp.zeros((2, 2**n)).at[block, row].set(tau + delta)  # violates the box at T by δ
+        z_feasible, objective, lower = problem.certify(z, lam)
+        p, r = z_feasible
+        assert float(jnp.abs(p + r - v).max()) <= tau + 1e-12
+        own = float(jnp.abs(op.M(p)).sum() + jnp.abs(op.O(r)).sum())
+        assert float(objective) == pytest.approx(own, rel=1e-12)
+
+        def cost(p, r):
+            return float(jnp.abs(op.M(p)).sum() + jnp.abs(op.O(r)).sum())
+
+        all_into_p = cost(z[0].at[row].add(-delta), z[1])
+        low_order = bin(row).count("1") < n / 2
+        by_order = cost(z[0], z[1].at[row].add(-delta)) if low_order else all_into_p
+        assert float(objective) == pytest.approx(min(all_into_p, by_order), rel=1e-12)
+        assert float(lower) <= float(objective)
