@@ -5,6 +5,8 @@ compiled program instead of building a new one:
 
 - ``evaluate.output_shapes``, key (architecture, input shape and dtype, value function): a
   model's output shape by shape inference (at most 256 entries);
+- ``evaluate.players_fit``, key (players, input shape): that the players fit such an input
+  (at most 256 entries, least recently used dropped first);
 - ``solve.operators``, key ``n``: the fast AND/OR operators of the solver;
 - ``solve.step_size``, key (``n``, problem kind, shapes): the PDHG step (power iteration);
 - ``solve.default_sgd``, key (learning rate, steps): the lab's SGD optax transformation;
@@ -31,8 +33,9 @@ __all__ = ["cache_dict", "cached", "clear_caches"]
 _CACHES: dict[str, Callable[[], None]] = {}  # name -> the function that empties it
 
 
-def cached(name: str):
-    """``functools.cache`` that registers the cache under ``name`` for :func:`clear_caches`.
+def cached(name: str, maxsize: int | None = None):
+    """``functools.lru_cache(maxsize)`` (unbounded by default) that registers the cache under
+    ``name`` for :func:`clear_caches`.
 
     Example:
       >>> @cached("example.square")
@@ -45,7 +48,7 @@ def cached(name: str):
     """
 
     def wrap(fn):
-        fn = functools.cache(fn)
+        fn = functools.lru_cache(maxsize=maxsize)(fn)
         _CACHES[name] = fn.cache_clear
         return fn
 

@@ -45,9 +45,9 @@ class _Targeted:
                 "output."
             )
         k = max(output_shape[0], 2)
-        if isinstance(self.target, jax.core.Tracer):
+        if isinstance(self.target, jax.core.Tracer) or self.__dict__.get("_fits") == (k, batch):
             return
-        t = np.asarray(self.target)
+        t = np.asarray(self.target)  # a device target costs a transfer: checked once (below)
         if not np.issubdtype(t.dtype, np.integer):
             raise TypeError(f"target must be an integer class index, got dtype {t.dtype}")
         if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != batch):
@@ -57,6 +57,11 @@ class _Targeted:
             )
         if t.size and (t.min() < 0 or t.max() >= k):
             raise ValueError(f"target class {t.tolist()} out of range: the model has {k} classes")
+        immutable = isinstance(self.target, jax.Array | int | np.integer) or (
+            isinstance(self.target, np.ndarray) and not self.target.flags.writeable
+        )
+        if immutable:  # the same target fits the same output again: remember it
+            object.__setattr__(self, "_fits", (k, batch))
 
 
 def _signed_logit(logits, target):
@@ -143,10 +148,12 @@ class Probability(_Targeted):
 
 
 def _as_target(target):
-    """Targets stay on the host (checked there for free at every call) unless traced."""
+    """Targets stay on the host (checked there without a transfer) unless traced: a read-only
+    copy, so the check of a call can be remembered for the next."""
     if isinstance(target, jax.core.Tracer):
         return target
-    t = np.asarray(target)
+    t = np.array(target)
+    t.setflags(write=False)
     if not np.issubdtype(t.dtype, np.integer) or t.ndim > 1:
         raise TypeError(
             f"target must be an integer class index or an int array (B,) of them (one per "
