@@ -605,6 +605,27 @@ def in_flags(message: str) -> str:
     return re.sub(r"\b(" + "|".join(_FLAGS) + r")=(\S?)", flag, message)
 
 
+def cpu_devices_wanted(environ) -> int | None:
+    """How many XLA CPU devices the command line asks for: one per core this process may run
+    on, or ``None`` where the environment already decides (``XLA_FLAGS`` with
+    ``--xla_force_host_platform_device_count``, or ``JAX_NUM_CPU_DEVICES``).
+
+    Example:
+      >>> cpu_devices_wanted({"JAX_NUM_CPU_DEVICES": "4"}) is None
+      True
+      >>> cpu_devices_wanted({}) >= 1
+      True
+    """
+    if "JAX_NUM_CPU_DEVICES" in environ or "host_platform_device_count" in environ.get(
+        "XLA_FLAGS", ""
+    ):
+        return None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if _several_processes(args) and not _distributed.is_worker():
@@ -614,6 +635,11 @@ def main(argv: list[str] | None = None) -> int:
     # the command line's one global setting: transforms and solver in float64 (the models keep
     # the dtypes their checkpoints store); analysis fingerprints record it
     jax.config.update("jax_enable_x64", True)
+    # and one XLA CPU device per core (unless the environment says how many): the solver deals
+    # a batch of fits over the devices, and a CPU device runs its share on one core
+    cpu_devices = cpu_devices_wanted(os.environ)
+    if cpu_devices is not None:
+        jax.config.update("jax_num_cpu_devices", cpu_devices)
     from interjax._compile_cache import enable_compile_cache
 
     enable_compile_cache(disabled=args.no_compile_cache)  # compiled programs kept across runs

@@ -86,8 +86,9 @@ def check_fit_settings(
 
     Example:
       >>> import interjax as ij
-      >>> ij.solve.check_fit_settings(0.02, solver=ij.PDHG(tol=1e-2))
-      (0.02, PDHG(tol=0.01, max_iters=50000, check_every=64, iterate_dtype=None, lanes=None), 'singletons', None)
+      >>> q_ratio, solver, fold, eps = ij.solve.check_fit_settings(0.02, solver=ij.PDHG(tol=1e-2))
+      >>> q_ratio, solver.tol, fold, eps
+      (0.02, 0.01, 'singletons', None)
       >>> ij.solve.check_fit_settings(-1.0)
       Traceback (most recent call last):
       ...

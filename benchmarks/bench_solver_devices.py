@@ -1,0 +1,145 @@
+"""A batch of certified fits on one XLA CPU device against the same batch dealt over one device
+per core (what the command line does), in child processes started side by side.
+
+    python benchmarks/bench_solver_devices.py [--n 10] [--batch 64] [--tol 1e-2] [--out DIR]
+
+Values: the breast-cancer MLP's log-odds on held-out samples (``bench_solver.real_values``, the
+analysis's kind of values), fitted at ``q_ratio`` 0.02 to a certified gap ``--tol`` (the
+analysis's 1e-2 by default). Each child sets ``jax_num_cpu_devices`` before its first
+computation, compiles, then times ``--repeats`` calls; the children alternate, so both see the
+same load. The fits of every device count must equal those of one device, bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, median, result_row, write_json
+
+CHILD = """
+import json, sys, time
+import jax
+jax.config.update("jax_num_cpu_devices", {devices})
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+sys.path.insert(0, {bench!r})
+from bench_solver import real_values
+import interjax as ij
+v, _ = real_values({n}, {batch})
+solver = ij.PDHG(tol={tol})
+t0 = time.perf_counter()
+fit = ij.fit_and_or(v, solver=solver)
+jax.block_until_ready(fit.and_)
+first = time.perf_counter() - t0
+walls, cpus = [], []
+for _ in range({repeats}):
+    t0, c0 = time.perf_counter(), time.process_time()
+    fit = ij.fit_and_or(v, solver=solver)
+    jax.block_until_ready(fit.and_)
+    walls.append(time.perf_counter() - t0)
+    cpus.append(time.process_time() - c0)
+np.savez({out!r}, and_=np.asarray(fit.and_), or_=np.asarray(fit.or_),
+         objective=np.asarray(fit.objective), lower=np.asarray(fit.lower_bound))
+print(json.dumps({{"devices": len(jax.local_devices()), "first_s": first, "wall_s": walls,
+                  "cpu_s": cpus, "iterations": np.asarray(fit.iterations).tolist(),
+                  "max_gap": float(np.max(fit.relative_gap))}}))
+"""
+
+
+def run_child(devices: int, a, out: Path) -> dict:
+    code = CHILD.format(
+        devices=devices,
+        bench=str(Path(__file__).resolve().parent),
+        n=a.n,
+        batch=a.batch,
+        tol=a.tol,
+        repeats=1,
+        out=str(out),
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    import numpy as np
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--tol", type=float, default=1e-2)
+    p.add_argument("--repeats", type=int, default=3, help="alternating child runs per count")
+    p.add_argument("--out", default="benchmarks/results", type=Path)
+    p.add_argument("--device-name", default=None)
+    a = p.parse_args(argv)
+    cores = len(os.sched_getaffinity(0))
+    counts = sorted({1, cores})
+    runs = {k: [] for k in counts}
+    scratch = a.out / "solver_devices_scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for _ in range(a.repeats):
+        for k in counts:
+            runs[k].append(run_child(k, a, scratch / f"fits_{k}.npz"))
+            print(f"  {k} device(s): {runs[k][-1]['wall_s'][0]:.1f} s wall", flush=True)
+    ref = np.load(scratch / "fits_1.npz")
+    identical = {
+        k: all(np.array_equal(np.load(scratch / f"fits_{k}.npz")[f], ref[f]) for f in ref.files)
+        for k in counts
+    }
+    for f in scratch.iterdir():
+        f.unlink()
+    scratch.rmdir()
+    summary = {
+        k: {
+            "devices": runs[k][0]["devices"],
+            "wall_s": median([r["wall_s"][0] for r in runs[k]]),
+            "cpu_s": median([r["cpu_s"][0] for r in runs[k]]),
+            "first_call_s": median([r["first_s"] for r in runs[k]]),
+            "fits_identical_to_one_device": identical[k],
+            "max_gap": max(r["max_gap"] for r in runs[k]),
+            "iterations_mean": float(np.mean(runs[k][0]["iterations"])),
+        }
+        for k in counts
+    }
+    results = {
+        "machine": machine_info(a.device_name),
+        "n": a.n,
+        "batch": a.batch,
+        "tol": a.tol,
+        "cores": cores,
+        "repeats": a.repeats,
+        "runs": {str(k): v for k, v in runs.items()},
+        "summary": {str(k): v for k, v in summary.items()},
+        "total_seconds": time.perf_counter() - t0,
+    }
+    one, many = summary[1], summary[cores]
+    results["rows"] = [
+        result_row(
+            "certified AND-OR fits dealt over CPU devices (issue 14)",
+            f"n={a.n}, {a.batch} MLP fits to {a.tol:g}, {many['devices']} devices (one per core)",
+            many["wall_s"],
+            peer="the same batch on 1 device",
+            peer_s=one["wall_s"],
+            quality=f"fits identical to 1 device: {many['fits_identical_to_one_device']}; "
+            f"max certified gap {many['max_gap']:.1e}",
+            note=f"wall seconds per batch, medians of {a.repeats} alternating child processes; "
+            f"CPU seconds {many['cpu_s']:.1f} vs {one['cpu_s']:.1f}; first call (compile) "
+            f"{many['first_call_s']:.1f} s vs {one['first_call_s']:.1f} s",
+        )
+    ]
+    write_json(a.out / "bench_solver_devices.json", results)
+    print(json.dumps(results["summary"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
