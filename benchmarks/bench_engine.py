@@ -106,19 +106,22 @@ def prebuilt_masked_inputs(x, players):
 def _internal_sweep(model, x, players, chunk):
     """The compiled sweep without ``evaluate``'s Python checks (private API; may be absent)."""
     try:
-        from interjax.evaluate._sweep import _sweep
+        from interjax.evaluate._sweep import _output_kind, _sweep
 
         def call():
-            return _sweep(
+            v, all_finite = _sweep(
                 model,
                 x,
-                jnp.zeros((), x.dtype),
+                np.zeros((), x.dtype),  # a host scalar, as evaluate passes it
                 players=players,
                 chunk_size=chunk,
                 batched=False,
                 baseline_per_sample=False,
                 mesh=None,
+                output_kind=_output_kind(model.output),
             )
+            bool(all_finite)  # evaluate reads the finite flag: the same sync
+            return v
 
         jax.block_until_ready(call())
         return call
