@@ -639,7 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     # a batch of fits over the devices, and a CPU device runs its share on one core
     cpu_devices = cpu_devices_wanted(os.environ)
     if cpu_devices is not None:
-        jax.config.update("jax_num_cpu_devices", cpu_devices)
+        try:
+            jax.config.update("jax_num_cpu_devices", cpu_devices)
+        except RuntimeError:  # main() called in a process whose JAX already runs: keep its devices
+            pass
     from interjax._compile_cache import enable_compile_cache
 
     enable_compile_cache(disabled=args.no_compile_cache)  # compiled programs kept across runs
