@@ -647,25 +647,8 @@ def main(argv: list[str] | None = None) -> int:
 
     enable_compile_cache(disabled=args.no_compile_cache)  # compiled programs kept across runs
     try:
-        if args.command == "demo":
-            if args.steps < 1:
-                raise ValueError(f"--steps must be >= 1, got {args.steps}")
-            if args.seed < 0:
-                raise ValueError(f"--seed must be >= 0, got {args.seed}")
-            if args.only in (None, "explain"):
-                from interjax._demo import run_demo
-
-                run_demo(args.out, quiet=args.quiet, steps=args.steps, seed=args.seed)
-            if args.only in (None, "analysis"):
-                from interjax._demo_run import run_tasks
-
-                run_tasks(Path(args.out) / "analysis", seed=args.seed, quiet=args.quiet)
-        elif args.command == "analyze":
-            if _several_processes(args):
-                _join(args)
-            _analyze(args)
-        elif args.command == "bench":
-            return _bench(args)
+        with ctrl_c_raises():
+            return _run_command(args)
     except (ValueError, TypeError, MemoryError, FloatingPointError, OSError, RuntimeError) as err:
         print(f"interjax {args.command}: error: {in_flags(str(err))}", file=sys.stderr)
         return _stopped(err, 2)
@@ -682,7 +665,64 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         print(f"interjax {args.command}: interrupted{resume}", file=sys.stderr)
         return _stopped(err, 130)
+
+
+def _run_command(args) -> int:
+    if args.command == "demo":
+        if args.steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {args.steps}")
+        if args.seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {args.seed}")
+        if args.only in (None, "explain"):
+            from interjax._demo import run_demo
+
+            run_demo(args.out, quiet=args.quiet, steps=args.steps, seed=args.seed)
+        if args.only in (None, "analysis"):
+            from interjax._demo_run import run_tasks
+
+            run_tasks(Path(args.out) / "analysis", seed=args.seed, quiet=args.quiet)
+    elif args.command == "analyze":
+        if _several_processes(args):
+            _join(args)
+        _analyze(args)
+    elif args.command == "bench":
+        return _bench(args)
     return 0
+
+
+@contextlib.contextmanager
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt wherever the main thread is, for the time of the block.
+
+    Python's own handler does that too, but ``asyncio.run`` (Orbax restores checkpoints through
+    it) replaces only that handler with one that cancels its task instead, and a library
+    coroutine that swallows the cancellation then finishes as if nothing happened: Ctrl-C during
+    a checkpoint read was lost (the run went on to the end). Any other handler is kept by
+    asyncio, so this one, which raises at once, is.
+
+    Example:
+      >>> import signal
+      >>> with ctrl_c_raises():
+      ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
+      False
+      >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler
+      True
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGINT, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _stopped(err: BaseException, rc: int) -> int:

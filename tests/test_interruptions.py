@@ -147,6 +147,35 @@ def test_sigint_ends_the_cli_at_once_with_one_line(user_run, tmp_path):
     assert folder_hash(ckpt) == before
 
 
+def _sigint_during_a_loop_that_swallows_its_cancellation():
+    """``asyncio.run`` of a coroutine that ignores cancellation (as a library's may), with
+    SIGINT sent to this process while it runs: what Orbax's checkpoint reads look like to
+    Ctrl-C. Returns the coroutine's result."""
+    import asyncio
+
+    async def stubborn():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass
+        return "finished"
+
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    return asyncio.run(stubborn())
+
+
+def test_ctrl_c_in_an_event_loop_is_not_lost():
+    """Under Python's own SIGINT handler, asyncio.run turns Ctrl-C into a cancellation, which the
+    coroutine swallows: the interrupt is lost (CI once saw the analysis run to its end after
+    Ctrl-C). Under the command line's handler it raises at once."""
+    from interjax.cli import ctrl_c_raises
+
+    assert _sigint_during_a_loop_that_swallows_its_cancellation() == "finished"  # lost
+    with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
+        _sigint_during_a_loop_that_swallows_its_cancellation()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_sigkill_leaves_a_stale_lock_that_is_taken_over(user_run, tmp_path):
     """SIGKILL cannot clean up: the lock of the dead run stays. A later run neither refuses it
     (its process is gone) nor mistakes it for its own."""
