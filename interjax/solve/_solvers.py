@@ -341,7 +341,8 @@ def solve_on_devices(flat, tau, devices, **settings):
     device, so D devices finish a batch up to D times sooner. The fits are those of one device.
     """
     num, size = flat.shape
-    if devices is None or len(devices) < 2 or num < 2 or isinstance(flat, jax.core.Tracer):
+    traced = isinstance(flat, jax.core.Tracer) or isinstance(tau, jax.core.Tracer)
+    if devices is None or len(devices) < 2 or num < 2 or traced:
         return _solve_optimal(flat, tau, **settings)
     d = len(devices)
     per = -(-num // d)
