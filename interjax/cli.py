@@ -702,10 +702,11 @@ def ctrl_c_raises():
 
     Example:
       >>> import signal
+      >>> before = signal.getsignal(signal.SIGINT)
       >>> with ctrl_c_raises():
-      ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
+      ...     signal.getsignal(signal.SIGINT) is before
       False
-      >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler
+      >>> signal.getsignal(signal.SIGINT) is before  # restored after the block
       True
     """
     import signal

@@ -157,6 +157,7 @@ def test_linen_composite_with_baselines_from_the_users_own_runs(guide_runs, user
     assert summary["run"]["layout"] == "params at state/params"
 
 
+@pytest.mark.slow  # six CLI runs (~2 min of the default run); the layouts above stay in it
 @pytest.mark.parametrize(
     ("script", "layout"),
     [

@@ -170,10 +170,16 @@ def test_ctrl_c_in_an_event_loop_is_not_lost():
     Ctrl-C). Under the command line's handler it raises at once."""
     from interjax.cli import ctrl_c_raises
 
-    assert _sigint_during_a_loop_that_swallows_its_cancellation() == "finished"  # lost
-    with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
-        _sigint_during_a_loop_that_swallows_its_cancellation()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's default handler, as in a command started from a shell (pytest-xdist's workers
+    # ignore SIGINT instead); the test's own handler is put back at the end
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert _sigint_during_a_loop_that_swallows_its_cancellation() == "finished"  # lost
+        with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
+            _sigint_during_a_loop_that_swallows_its_cancellation()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_sigkill_leaves_a_stale_lock_that_is_taken_over(user_run, tmp_path):
