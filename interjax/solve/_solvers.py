@@ -276,7 +276,7 @@ def default_lanes(n: int) -> int:
         "lanes",
         "box_weight",
         "restart_necessary",
-        "devices",
+        "mesh",
     ),
 )
 def _solve_optimal(
@@ -291,10 +291,10 @@ def _solve_optimal(
     lanes,
     box_weight=BOX_WEIGHT,
     restart_necessary=RESTART_NECESSARY,
-    devices=None,
+    mesh=None,
 ):
-    """The fits ``(B, 2**n)`` on one pool of ``lanes``, or with ``devices`` (a tuple of D local
-    devices, ``B`` a multiple of D) on one pool per device, each over its contiguous block of
+    """The fits ``(B, 2**n)`` on one pool of ``lanes``, or with ``mesh`` (D local devices on its
+    one axis, ``B`` a multiple of D) on one pool per device, each over its contiguous block of
     ``B / D`` fits. A fit's iterations do not depend on the pool it runs in."""
 
     def build(data):
@@ -313,9 +313,8 @@ def _solve_optimal(
         )
         return best_z[:, 0], best_z[:, 1], objective, lower, iterations
 
-    if devices is None or len(devices) == 1:
+    if mesh is None:
         return solve(flat, tau)
-    mesh = Mesh(np.array(devices), (_FITS_AXIS,))
     # check_vma off: the pool's loop starts from constants (the same on every device) and
     # carries per-device fits; no collective runs inside, each device's loop is its own
     return jax.shard_map(
@@ -349,9 +348,9 @@ def solve_on_devices(flat, tau, devices, **settings):
     order = np.arange(per * d).reshape(per, d).T.reshape(-1)  # device k: fits k, k + d, ...
     flat = np.concatenate([np.asarray(flat), np.zeros((per * d - num, size), flat.dtype)])[order]
     tau = np.concatenate([np.asarray(tau), np.zeros((per * d - num,), tau.dtype)])[order]
-    dealt = NamedSharding(Mesh(np.array(devices), (_FITS_AXIS,)), P(_FITS_AXIS))
-    flat, tau = jax.device_put((flat, tau), dealt)
-    out = _solve_optimal(flat, tau, devices=tuple(devices), **settings)
+    mesh = Mesh(np.array(devices), (_FITS_AXIS,))
+    flat, tau = jax.device_put((flat, tau), NamedSharding(mesh, P(_FITS_AXIS)))
+    out = _solve_optimal(flat, tau, mesh=mesh, **settings)
     back = np.argsort(order)[:num]
     return tuple(jnp.asarray(x)[back] for x in out)
 
