@@ -9,7 +9,11 @@ In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r
 * transposes come from ``jax.linear_transpose`` (exact, no extra cost under jit);
 * ``gram_inverse(p) = (MᵀM + I)^{-1} p`` in closed form: ``MᵀM = ⊗ᵢ [[2,-1],[-1,1]]`` is a
   Kronecker product, so it is diagonal in the Kronecker basis ``U = ⊗ᵢ U₁`` of the 2×2 factor's
-  eigenvectors, applied by rotation butterflies.
+  eigenvectors, applied by rotation butterflies;
+* ``and_or(z) = (M z₀, O z₁)`` for ``z`` of shape ``(..., 2, 2**n)`` in one set of butterfly
+  passes (``O`` is a Möbius transform of the reversed vector), its transpose ``and_or_T``, and
+  ``gram_inverse_pair`` likewise: a program that uses them holds half as many butterflies
+  (the PDHG step does up to ``n = 12``: ``_pdhg.PAIRED_MAX_N``).
 """
 
 from __future__ import annotations
@@ -65,6 +69,24 @@ class Operators:
         self.OT = _transpose(self.O)
         self.ZT = _transpose(self.Z)
         self.BT = _transpose(self.B)
+
+    def and_or(self, z: jax.Array) -> jax.Array:
+        """``(M z₀, O z₁)`` for ``z`` of shape ``(..., 2, 2**n)``: both by one Möbius transform
+        of ``(z₀, reversed z₁)``: the arithmetic of :func:`mobius` and :func:`or_transform`."""
+        m = mobius(jnp.stack([z[..., 0, :], jnp.flip(z[..., 1, :], -1)], axis=-2), self.n)
+        o = (0.0 - m[..., 1, :]).at[..., 0].set(z[..., 1, 0])
+        return jnp.stack([m[..., 0, :], o], axis=-2)
+
+    def and_or_T(self, lam: jax.Array) -> jax.Array:
+        """``(Mᵀ λ₀, Oᵀ λ₁)``: the transpose of :meth:`and_or`."""
+        return jax.linear_transpose(self.and_or, jax.ShapeDtypeStruct(lam.shape, lam.dtype))(lam)[0]
+
+    def gram_inverse_pair(self, g: jax.Array, shift: float = 1.0) -> jax.Array:
+        """``(gram_inverse(g₀), gram_inverse_reversed(g₁))`` for ``g`` of shape
+        ``(..., 2, 2**n)``, in one set of rotation passes."""
+        h = jnp.stack([g[..., 0, :], jnp.flip(g[..., 1, :], -1)], axis=-2)
+        h = self.gram_inverse(h, shift)
+        return jnp.stack([h[..., 0, :], jnp.flip(h[..., 1, :], -1)], axis=-2)
 
     def gram_inverse(self, p: jax.Array, shift: float = 1.0) -> jax.Array:
         """``(MᵀM + shift·I)^{-1} p`` in O(n·2^n)."""

@@ -83,6 +83,14 @@ RESTART_NECESSARY = 0.8
 # weight c of the box block K₃z = c(p + r): 0.5 took 5-19% fewer iterations than 1 to a 1e-3 gap
 # (n = 8, 10, 12; planted models plus noise), 2 and 4 took 2x and 6x more
 BOX_WEIGHT = 0.5
+# up to this n the PDHG step applies M and O (and their transposes and Gram inverses) as one
+# stacked butterfly each: the same arithmetic (XLA may fuse it differently: fits agree to
+# ~1e-13 with the same iterations), and on the 2-core CPU the first call at
+# n = 10 and 12 took 4.5-5.4 s and 9.9-12.2 s instead of 7.0-7.6 s and 14.6-15.1 s, an iteration
+# 5-10% less; at n = 14 an iteration took 8% longer in wall time and 60% more CPU time (XLA ran
+# the stacked passes on both cores), so from n = 13 on the step applies them one by one. The
+# certificate always stacks its candidates (docs/method.md §3)
+PAIRED_MAX_N = 12
 
 
 class Problem(NamedTuple):
@@ -370,14 +378,18 @@ def pdhg_solve_pool(
 
 # -- the single-model AND-OR problem ---------------------------------------------------------
 def dual_bound(op: Operators, lam3, v, tau):
-    """Objective of ``λ`` scaled into the dual feasible set ``‖Zᵀλ‖∞ ≤ 1, ‖Bᵀλ‖∞ ≤ 1``."""
-    scale = jnp.maximum(1.0, jnp.maximum(jnp.abs(op.ZT(lam3)).max(), jnp.abs(op.BT(lam3)).max()))
-    lam3 = lam3 / scale
-    return -jnp.sum(jnp.maximum(lam3 * (v + tau), lam3 * (v - tau)))
+    """Objective of ``λ`` scaled into the dual feasible set ``‖Zᵀλ‖∞ ≤ 1, ‖Bᵀλ‖∞ ≤ 1``; for
+    ``λ`` of shape ``(..., 2**n)`` one bound per row."""
+    scale = jnp.maximum(
+        1.0,
+        jnp.maximum(jnp.abs(op.ZT(lam3)).max(axis=-1), jnp.abs(op.BT(lam3)).max(axis=-1)),
+    )
+    lam3 = lam3 / scale[..., None]
+    return -jnp.sum(jnp.maximum(lam3 * (v + tau), lam3 * (v - tau)), axis=-1)
 
 
 def and_or_problem(
-    v, tau, iterate_dtype=None, box_weight: float = BOX_WEIGHT
+    v, tau, iterate_dtype=None, box_weight: float = BOX_WEIGHT, paired: bool | None = None
 ) -> tuple[Problem, jax.Array, jax.Array]:
     """The problem of one value vector, with its start ``p = r = v/2`` (γ = q = 0), λ = 0.
 
@@ -387,7 +399,9 @@ def and_or_problem(
     the dual: the problem and its optimum do not depend on it. With ``iterate_dtype=float32`` the
     iterations run in float32
     (twice the memory bandwidth) while the certificate is still computed in ``v``'s dtype from
-    the iterates, so the gap it reports stays a valid bound.
+    the iterates, so the gap it reports stays a valid bound. ``paired`` (default: ``n ≤
+    PAIRED_MAX_N``) applies ``M`` and ``O`` as one stacked butterfly: the same arithmetic, so
+    only rounding (from XLA's fusion) can differ.
     """
     n = num_players_of(v.shape[-1])
     op = operators(n)
@@ -397,14 +411,27 @@ def and_or_problem(
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
     v, tau = v.astype(dt), jnp.asarray(tau).astype(dt)
 
-    def K(z):
-        return jnp.stack([op.M(z[0]), op.O(z[1]), c * (z[0] + z[1])])
+    if (n <= PAIRED_MAX_N) if paired is None else paired:  # M and O as one butterfly, etc.
 
-    def KT(lam):
-        return jnp.stack([op.MT(lam[0]) + c * lam[2], op.OT(lam[1]) + c * lam[2]])
+        def K(z):
+            return jnp.concatenate([op.and_or(z), c * (z[0] + z[1])[None]])
 
-    def T(g):
-        return jnp.stack([op.gram_inverse(g[0], csq), op.gram_inverse_reversed(g[1], csq)])
+        def KT(lam):
+            return op.and_or_T(lam[:2]) + c * lam[2]
+
+        def T(g):
+            return op.gram_inverse_pair(g, csq)
+
+    else:
+
+        def K(z):
+            return jnp.stack([op.M(z[0]), op.O(z[1]), c * (z[0] + z[1])])
+
+        def KT(lam):
+            return jnp.stack([op.MT(lam[0]) + c * lam[2], op.OT(lam[1]) + c * lam[2]])
+
+        def T(g):
+            return jnp.stack([op.gram_inverse(g[0], csq), op.gram_inverse_reversed(g[1], csq)])
 
     def prox_dual(mu, sigma):
         l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, c * (v - tau), c * (v + tau))
@@ -420,18 +447,21 @@ def and_or_problem(
         resid = z[0] + z[1] - v
         excess = resid - jnp.clip(resid, -tau, tau)
         into_r = jnp.where(low_order, excess, 0.0)
-        repairs = (
-            jnp.stack([z[0] - excess, z[1]]),
-            jnp.stack([z[0] - (excess - into_r), z[1] - into_r]),
+        repairs = jnp.stack(
+            [
+                jnp.stack([z[0] - excess, z[1]]),
+                jnp.stack([z[0] - (excess - into_r), z[1] - into_r]),
+            ]
         )
-        objs = jnp.stack([jnp.abs(op.M(x[0])).sum() + jnp.abs(op.O(x[1])).sum() for x in repairs])
+        objs = jnp.abs(op.and_or(repairs)).sum(axis=(-2, -1))
         best = jnp.argmin(objs)
-        z_feasible, objective = jnp.where(best == 0, repairs[0], repairs[1]), objs[best]
+        z_feasible, objective = repairs[best], objs[best]
         # dual: candidates from each block (the box's multiplier is c·λ₃ = -Mᵀλ₁ = -Oᵀλ₂ at
         # the optimum), each scaled to feasibility; keep the best
-        c1, c2, c3 = c * lam[2], -op.MT(lam[0]), -op.OT(lam[1])
-        cands = (c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0)
-        lower = jnp.max(jnp.stack([dual_bound(op, x, v, tau) for x in cands]))
+        mo = -op.and_or_T(lam[:2])
+        c1, c2, c3 = c * lam[2], mo[0], mo[1]
+        cands = jnp.stack([c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0])
+        lower = jnp.max(dual_bound(op, cands, v, tau))
         return z_feasible, objective, lower
 
     problem = Problem(K, KT, T, prox_dual, certify)

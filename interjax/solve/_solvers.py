@@ -277,6 +277,7 @@ def default_lanes(n: int) -> int:
         "box_weight",
         "restart_necessary",
         "mesh",
+        "paired",
     ),
 )
 def _solve_optimal(
@@ -292,13 +293,14 @@ def _solve_optimal(
     box_weight=BOX_WEIGHT,
     restart_necessary=RESTART_NECESSARY,
     mesh=None,
+    paired=None,
 ):
     """The fits ``(B, 2**n)`` on one pool of ``lanes``, or with ``mesh`` (D local devices on its
     one axis, ``B`` a multiple of D) on one pool per device, each over its contiguous block of
     ``B / D`` fits. A fit's iterations do not depend on the pool it runs in."""
 
     def build(data):
-        return and_or_problem(*data, iterate_dtype, box_weight)
+        return and_or_problem(*data, iterate_dtype, box_weight, paired)
 
     def solve(flat, tau):
         best_z, objective, lower, iterations = pdhg_solve_pool(

@@ -318,3 +318,42 @@ def test_the_certificate_keeps_the_cheaper_of_two_repairs(row, block):
         by_order = cost(z[0], z[1].at[row].add(-delta)) if low_order else all_into_p
         assert float(objective) == pytest.approx(min(all_into_p, by_order), rel=1e-12)
         assert float(lower) <= float(objective)
+
+
+def test_paired_operators_are_the_separate_ones_bit_for_bit():
+    """``and_or``, its transpose and ``gram_inverse_pair`` (one stacked butterfly for M and O)
+    against M, O, Mᵀ, Oᵀ and the two Gram inverses applied one by one, with leading axes; and the
+    transpose against the definition ⟨K z, λ⟩ = ⟨z, Kᵀ λ⟩."""
+    n = 5
+    op = operators(n)
+    rng = np.random.default_rng(3)
+    with jax.enable_x64(True):
+        z = jnp.asarray(rng.normal(size=(3, 2, 2**n)))
+        lam = jnp.asarray(rng.normal(size=(3, 2, 2**n)))
+        sep = jnp.stack([op.M(z[:, 0]), op.O(z[:, 1])], axis=1)
+        assert np.array_equal(op.and_or(z), sep)
+        sep_t = jnp.stack([op.MT(lam[:, 0]), op.OT(lam[:, 1])], axis=1)
+        assert np.array_equal(op.and_or_T(lam), sep_t)
+        assert float(jnp.sum(op.and_or(z) * lam)) == pytest.approx(
+            float(jnp.sum(z * op.and_or_T(lam))), rel=1e-12
+        )
+        sep_g = jnp.stack(
+            [op.gram_inverse(z[:, 0], 0.25), op.gram_inverse_reversed(z[:, 1], 0.25)], axis=1
+        )
+        assert np.array_equal(op.gram_inverse_pair(z, 0.25), sep_g)
+
+
+def test_paired_and_separate_steps_give_the_same_fits(batch):
+    """The stacked step changes the program, not the arithmetic: XLA may fuse it differently
+    (last-bit differences), so the fits agree to rounding and take the same iterations."""
+    from interjax.solve._solvers import _solve_optimal
+
+    v, _ = batch
+    v = jnp.asarray(v)
+    tau = 0.02 * jnp.abs(v[:, -1] - v[:, 0])
+    kw = dict(eta=step_size(N_PLAYERS), tol=1e-3, max_iters=4096, check_every=64, lanes=4)
+    paired = _solve_optimal(v, tau, paired=True, **kw)
+    separate = _solve_optimal(v, tau, paired=False, **kw)
+    assert np.array_equal(paired[4], separate[4])  # iterations
+    for a, b in zip(paired[:4], separate[:4], strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-11)
