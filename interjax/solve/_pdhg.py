@@ -84,12 +84,12 @@ RESTART_NECESSARY = 0.8
 # (n = 8, 10, 12; planted models plus noise), 2 and 4 took 2x and 6x more
 BOX_WEIGHT = 0.5
 # up to this n the PDHG step applies M and O (and their transposes and Gram inverses) as one
-# stacked butterfly each: the same arithmetic (XLA may fuse it differently: fits agree to
-# ~1e-13 with the same iterations), and on the 2-core CPU the first call at
-# n = 10 and 12 took 4.5-5.4 s and 9.9-12.2 s instead of 7.0-7.6 s and 14.6-15.1 s, an iteration
-# 5-10% less; at n = 14 an iteration took 8% longer in wall time and 60% more CPU time (XLA ran
-# the stacked passes on both cores), so from n = 13 on the step applies them one by one. The
-# certificate always stacks its candidates (docs/method.md §3)
+# stacked butterfly each, the same arithmetic (XLA may fuse it differently: fits agree to
+# ~1e-13). benchmarks/bench_solver_paired.py, 2-core CPU: XLA compiled the solve in 3.4 s
+# instead of 4.4 s at n = 10 (4.0 → 3.8 s at n = 12) and an iteration took 4-5% less at n = 10
+# and 12; at n = 14 it took 4% more wall time and 53% more CPU time (XLA ran the stacked passes
+# on both cores), so from n = 13 on the step applies them one by one. The certificate always
+# stacks its candidates
 PAIRED_MAX_N = 12
 
 
