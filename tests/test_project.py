@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import interjax as ij
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ def test_readme_commands_match_ci():
     assert "\npython -m pytest -n 2\n" in ci
 
 
+@pytest.mark.slow  # ~95 s on 2 cores (the demo's whole explain task); CI runs the slow set
 def test_demo_explain_end_to_end(tmp_path):
     """The demo's single-sample part through the real command line (the analysis part is
     tested in tests/analyze/test_planted.py on smaller settings)."""

@@ -98,6 +98,7 @@ def test_summary_is_complete(result):
     assert s.max_relative_gap <= s.settings["tol"] + 1e-9  # the fits' certified tolerance
 
 
+@pytest.mark.slow  # ~80 s on 2 cores (a whole demo task, then its resume); CI runs the slow set
 def test_demo_task_end_to_end_and_resume(tmp_path):
     """The demo's planted task: checkpoints, baselines, analysis, report; a rerun resumes from
     the stage files and gives the identical summary; the checkpoint folder is never written."""
