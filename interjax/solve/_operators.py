@@ -70,20 +70,33 @@ class Operators:
         self.ZT = _transpose(self.Z)
         self.BT = _transpose(self.B)
 
-    def and_or(self, z: jax.Array) -> jax.Array:
+    def and_or(self, z: jax.Array, stacked: bool = True) -> jax.Array:
         """``(M z₀, O z₁)`` for ``z`` of shape ``(..., 2, 2**n)``: both by one Möbius transform
-        of ``(z₀, reversed z₁)``: the arithmetic of :func:`mobius` and :func:`or_transform`."""
+        of ``(z₀, reversed z₁)`` (the arithmetic of :func:`mobius` and :func:`or_transform`),
+        or with ``stacked=False`` one by one."""
+        if not stacked:
+            return jnp.stack([self.M(z[..., 0, :]), self.O(z[..., 1, :])], axis=-2)
         m = mobius(jnp.stack([z[..., 0, :], jnp.flip(z[..., 1, :], -1)], axis=-2), self.n)
         o = (0.0 - m[..., 1, :]).at[..., 0].set(z[..., 1, 0])
         return jnp.stack([m[..., 0, :], o], axis=-2)
 
-    def and_or_T(self, lam: jax.Array) -> jax.Array:
+    def and_or_T(self, lam: jax.Array, stacked: bool = True) -> jax.Array:
         """``(Mᵀ λ₀, Oᵀ λ₁)``: the transpose of :meth:`and_or`."""
+        if not stacked:
+            return jnp.stack([self.MT(lam[..., 0, :]), self.OT(lam[..., 1, :])], axis=-2)
         return jax.linear_transpose(self.and_or, jax.ShapeDtypeStruct(lam.shape, lam.dtype))(lam)[0]
 
-    def gram_inverse_pair(self, g: jax.Array, shift: float = 1.0) -> jax.Array:
+    def gram_inverse_pair(self, g: jax.Array, shift: float = 1.0, stacked: bool = True):
         """``(gram_inverse(g₀), gram_inverse_reversed(g₁))`` for ``g`` of shape
-        ``(..., 2, 2**n)``, in one set of rotation passes."""
+        ``(..., 2, 2**n)``, in one set of rotation passes (or one by one)."""
+        if not stacked:
+            return jnp.stack(
+                [
+                    self.gram_inverse(g[..., 0, :], shift),
+                    self.gram_inverse_reversed(g[..., 1, :], shift),
+                ],
+                axis=-2,
+            )
         h = jnp.stack([g[..., 0, :], jnp.flip(g[..., 1, :], -1)], axis=-2)
         h = self.gram_inverse(h, shift)
         return jnp.stack([h[..., 0, :], jnp.flip(h[..., 1, :], -1)], axis=-2)

@@ -411,27 +411,16 @@ def and_or_problem(
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
     v, tau = v.astype(dt), jnp.asarray(tau).astype(dt)
 
-    if (n <= PAIRED_MAX_N) if paired is None else paired:  # M and O as one butterfly, etc.
+    stacked = n <= PAIRED_MAX_N if paired is None else bool(paired)  # M and O as one butterfly
 
-        def K(z):
-            return jnp.concatenate([op.and_or(z), c * (z[0] + z[1])[None]])
+    def K(z):
+        return jnp.concatenate([op.and_or(z, stacked), c * (z[0] + z[1])[None]])
 
-        def KT(lam):
-            return op.and_or_T(lam[:2]) + c * lam[2]
+    def KT(lam):
+        return op.and_or_T(lam[:2], stacked) + c * lam[2]
 
-        def T(g):
-            return op.gram_inverse_pair(g, csq)
-
-    else:
-
-        def K(z):
-            return jnp.stack([op.M(z[0]), op.O(z[1]), c * (z[0] + z[1])])
-
-        def KT(lam):
-            return jnp.stack([op.MT(lam[0]) + c * lam[2], op.OT(lam[1]) + c * lam[2]])
-
-        def T(g):
-            return jnp.stack([op.gram_inverse(g[0], csq), op.gram_inverse_reversed(g[1], csq)])
+    def T(g):
+        return op.gram_inverse_pair(g, csq, stacked)
 
     def prox_dual(mu, sigma):
         l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, c * (v - tau), c * (v + tau))
