@@ -70,6 +70,7 @@ __all__ = [
     "pdhg_solve",
     "pdhg_solve_pool",
     "pdhg_update",
+    "power_step_size",
     "relative_gap",
     "step_size",
 ]
@@ -151,7 +152,7 @@ def _power_step(problem: Problem, lam_example) -> float:
             nrm = jnp.sqrt(_sq(x))
             x = _tmap(lambda a, nrm=nrm: a / nrm, x)
         norm2 = float(jnp.sqrt(_sq(kk(x))))
-    return _STEP_SAFETY / np.sqrt(norm2 * 1.02)
+    return float(_STEP_SAFETY / np.sqrt(norm2 * 1.02))
 
 
 def pdhg_init(problem: Problem, z, lam) -> PDHGState:
@@ -457,8 +458,47 @@ def and_or_problem(
     return problem, jnp.stack([v / 2, v / 2]), jnp.zeros((3, v.shape[-1]), dt)
 
 
+# ``power_step_size(n)`` at the default box weight, n = 1-22, as computed on the 2-core CPU
+# (float64, 60 power iterations from seed 0). The operators depend on n only, so the step is a
+# constant of n; the power iteration took 1.4 s at n = 10 and 2.3 s at n = 16 of a first call
+# (mostly its compile), where a whole first fit at n = 10 took 6.2 s.
+# tests/solve/test_fit.py::test_step_table_is_the_power_iteration recomputes entries
+_AND_OR_STEPS = {
+    1: 0.6422614703856062,
+    2: 0.5686460185099919,
+    3: 0.5350825884057706,
+    4: 0.5136234251529876,
+    5: 0.4974651287100587,
+    6: 0.4850268572411073,
+    7: 0.47509214153064583,
+    8: 0.46700360622510473,
+    9: 0.4603207339749338,
+    10: 0.45472320763658675,
+    11: 0.45001414641033904,
+    12: 0.44601107165757065,
+    13: 0.44261091300551475,
+    14: 0.43969918464824925,
+    15: 0.43721148880519173,
+    16: 0.43507199638924615,
+    17: 0.43323570537213013,
+    18: 0.43164974782708654,
+    19: 0.4302818269146993,
+    20: 0.42909432409206816,
+    21: 0.4280641999142393,
+    22: 0.42716515850749986,
+}
+
+
 def step_size(n: int, box_weight: float = BOX_WEIGHT) -> float:
-    """The PDHG step of the single-model problem at ``n`` players (cached)."""
+    """The PDHG step ``η = 0.95 / ‖K T^{½}‖`` of the single-model problem at ``n`` players: from
+    the table above at the default box weight, else :func:`power_step_size` (cached)."""
+    if float(box_weight) == BOX_WEIGHT and n in _AND_OR_STEPS:
+        return _AND_OR_STEPS[n]
+    return power_step_size(n, box_weight)
+
+
+def power_step_size(n: int, box_weight: float = BOX_WEIGHT) -> float:
+    """:func:`step_size` by power iteration on ``K T Kᵀ`` (cached per ``n`` and weight)."""
     with jax.ensure_compile_time_eval(), jax.enable_x64(True):
         problem, _, lam = and_or_problem(jnp.zeros(2**n), jnp.zeros(()), box_weight=box_weight)
     return operator_step(("and_or", n, float(box_weight)), problem, lam)

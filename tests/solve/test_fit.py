@@ -8,7 +8,13 @@ import pytest
 import interjax as ij
 from interjax.solve._highs import solve_lp_highs
 from interjax.solve._operators import operators
-from interjax.solve._pdhg import and_or_problem, pdhg_solve, pdhg_solve_pool, step_size
+from interjax.solve._pdhg import (
+    and_or_problem,
+    pdhg_solve,
+    pdhg_solve_pool,
+    power_step_size,
+    step_size,
+)
 from interjax.solve._sgd import default_sgd, sgd_solve
 
 N_PLAYERS = 6
@@ -367,3 +373,21 @@ def test_paired_and_separate_steps_give_the_same_fits(batch):
     assert np.array_equal(paired[4], separate[4])  # iterations
     for a, b in zip(paired[:4], separate[:4], strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("n", [1, 4, 7, 10])
+def test_step_table_is_the_power_iteration(n):
+    """The shipped steps are what the power iteration computes (a change of K or T that
+    forgets the table fails here)."""
+    assert step_size(n) == pytest.approx(power_step_size(n), rel=1e-12)
+    assert step_size(n, 1.0) == power_step_size(n, 1.0)  # other weights: computed
+
+
+@pytest.mark.parametrize("n", [2, 5])
+def test_power_step_is_the_operator_norm(n):
+    """η = 0.95 / √(1.02 ‖K T Kᵀ‖), the norm from a dense eigendecomposition."""
+    problem, _, lam = and_or_problem(jnp.zeros(2**n), jnp.zeros(()))
+    eye = jnp.eye(lam.size).reshape(-1, *lam.shape)
+    ktk = jax.jit(jax.vmap(lambda e: problem.K(problem.T(problem.KT(e))).ravel()))(eye)
+    norm2 = np.linalg.eigvalsh(np.asarray(ktk + ktk.T) / 2).max()
+    assert power_step_size(n) == pytest.approx(0.95 / np.sqrt(1.02 * norm2), rel=1e-6)
