@@ -359,6 +359,21 @@ def test_paired_operators_are_the_separate_ones():
         assert float(jnp.sum(kz * lam)) == pytest.approx(float(jnp.sum(z * kt)), rel=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 3, 6])
+def test_transposes_are_the_matrix_transposes(n):
+    """Mᵀ, Oᵀ, Zᵀ, Bᵀ (written-out butterflies) against the transposed dense matrices of M, O,
+    Z, B, with leading axes."""
+    op = operators(n)
+    rng = np.random.default_rng(n)
+    with jax.enable_x64(True):
+        eye = jnp.eye(2**n)
+        lam = jnp.asarray(rng.normal(size=(2, 3, 2**n)))
+        for f, ft in [(op.M, op.MT), (op.O, op.OT), (op.Z, op.ZT), (op.B, op.BT)]:
+            dense = np.asarray(jax.vmap(f)(eye)).T  # column j = f(e_j)
+            want = np.einsum("ji,abj->abi", dense, np.asarray(lam))
+            np.testing.assert_allclose(jax.jit(ft)(lam), want, rtol=1e-12, atol=1e-12)
+
+
 def test_paired_and_separate_steps_give_the_same_fits(batch):
     """The stacked step changes the program, not the arithmetic: XLA may fuse it differently
     (last-bit differences), so the fits agree to rounding and take the same iterations."""
