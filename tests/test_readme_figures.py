@@ -19,8 +19,9 @@ WORDS = "zero one two three four five six seven eight nine ten eleven twelve thi
 
 
 def sig(x, digits=2):
-    """Significant digits, as the README writes them (0.0073, 23.8, 57)."""
-    return f"{x:.{digits}g}"
+    """Significant digits, as the README writes them (0.0073, 23.8, 57); whole numbers beyond
+    the digits rounded, not in exponent form (102, not 1e+02)."""
+    return f"{x:.0f}" if abs(x) >= 10**digits else f"{x:.{digits}g}"
 
 
 def minsec(seconds):

@@ -86,11 +86,11 @@ RESTART_NECESSARY = 0.8
 BOX_WEIGHT = 0.5
 # up to this n the PDHG step applies M and O (and their transposes and Gram inverses) as one
 # stacked butterfly each, the same arithmetic (XLA may fuse it differently: fits agree to
-# ~1e-13). benchmarks/bench_solver_paired.py, 2-core CPU: XLA compiled the solve in 3.4 s
-# instead of 4.4 s at n = 10 (4.0 → 3.8 s at n = 12) and an iteration took 4-5% less at n = 10
-# and 12; at n = 14 it took 4% more wall time and 53% more CPU time (XLA ran the stacked passes
-# on both cores), so from n = 13 on the step applies them one by one. The certificate always
-# stacks its candidates
+# ~1e-12). benchmarks/bench_solver_paired.py, 2-core CPU (3a1004e): XLA compiled the solve in
+# 3.0 s instead of 3.8 s at n = 10 (3.5 s instead of 4.3 s at n = 12) and an iteration took 20%
+# less at n = 10 and 12% less at n = 12; at n = 14 it took the same wall time for 49% more CPU
+# time (XLA ran the stacked passes on both cores, which a second device would want), so from
+# n = 13 on the step applies them one by one. The certificate always stacks its candidates
 PAIRED_MAX_N = 12
 
 
