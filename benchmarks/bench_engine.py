@@ -103,8 +103,11 @@ def prebuilt_masked_inputs(x, players):
     return jax.block_until_ready(build(jnp.arange(2**n, dtype=jnp.int32), x))
 
 
-def _internal_sweep(model, x, players, chunk):
-    """The compiled sweep without ``evaluate``'s Python checks (private API; may be absent)."""
+def _internal_sweep(model, x, players, chunk, read_flag: bool = True):
+    """The compiled sweep without ``evaluate``'s Python checks (private API; may be absent).
+
+    ``read_flag``: read the finite flag as ``evaluate`` does (a scalar copied to the host), or
+    only wait for the values, as the raw forward does."""
     try:
         from interjax.evaluate._sweep import _output_kind, _sweep
 
@@ -120,10 +123,11 @@ def _internal_sweep(model, x, players, chunk):
                 mesh=None,
                 output_kind=_output_kind(model.output),
             )
-            bool(all_finite)  # evaluate reads the finite flag: the same sync
-            return v
+            if read_flag:
+                bool(all_finite)  # evaluate reads the finite flag
+            return jax.block_until_ready(v)
 
-        jax.block_until_ready(call())
+        call()
         return call
     except Exception as err:  # the private signature moves: skip, do not fail the benchmark
         print(f"  (internal sweep probe unavailable: {type(err).__name__}: {err})")
@@ -151,6 +155,7 @@ def bench_sweep(x, y, ns, chunk_n, chunk_exps, repeats, chunk_repeats) -> dict:
         probe = _internal_sweep(model, x, players, chunk)
         if probe is not None:
             fns["internal_sweep"] = probe
+            fns["internal_sweep_no_flag"] = _internal_sweep(model, x, players, chunk, False)
         print(f"[sweep] n={n}: {len(fns)} contenders x {repeats} rounds", flush=True)
         jax.clear_caches()  # first calls measure compiles, not earlier sections' cache hits
         res = time_interleaved(fns, repeats)
@@ -167,9 +172,13 @@ def bench_sweep(x, y, ns, chunk_n, chunk_exps, repeats, chunk_repeats) -> dict:
             "max_abs_diff_evaluate_vs_raw": float(np.max(np.abs(v_eval - v_raw))),
         }
         if "internal_sweep" in res:
-            row["python_overhead_s"] = (
-                res["evaluate"]["median_s"] - res["internal_sweep"]["median_s"]
-            )
+            # evaluate's fixed cost, in three parts (differences of medians of one run):
+            # its Python checks, the read of the finite flag, and the compiled sweep's own
+            # extra work (masks made in the program, its dispatch) over the raw forward
+            med = {k: r["median_s"] for k, r in res.items()}
+            row["python_overhead_s"] = med["evaluate"] - med["internal_sweep"]
+            row["flag_read_s"] = med["internal_sweep"] - med["internal_sweep_no_flag"]
+            row["program_overhead_s"] = med["internal_sweep_no_flag"] - med["raw_forward"]
         out["per_n"].append(row)
         del xs
 
@@ -448,8 +457,9 @@ def markdown(result: dict) -> str:
             "### 1. Sweep efficiency (MLP 30-64-64-2, float32, one breast-cancer input)",
             "",
             "| n | masks | raw forward | raw chunked | evaluate | evaluate compile | "
-            "efficiency raw/evaluate (round median) | vs raw chunked | Python overhead |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "efficiency raw/evaluate (round median) | vs raw chunked | Python overhead | "
+            "finite-flag read | program overhead |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in sw["per_n"]:
             t = r["timings"]
@@ -459,7 +469,8 @@ def markdown(result: dict) -> str:
                 f"{_f(t['raw_chunked']['median_s'])} | {_f(t['evaluate']['median_s'])} | "
                 f"{_f(t['evaluate']['compile_s'], 3)} | {e['ratio_of_medians']:.2f} "
                 f"({e['median_of_round_ratios']:.2f}) | {ec['ratio_of_medians']:.2f} | "
-                f"{_f(r.get('python_overhead_s'), 3)} |"
+                f"{_f(r.get('python_overhead_s'), 3)} | {_f(r.get('flag_read_s'), 3)} | "
+                f"{_f(r.get('program_overhead_s'), 3)} |"
             )
         cs = sw.get("chunk_sweep")
         if cs:
