@@ -7,6 +7,9 @@ compiled program instead of building a new one:
   model's output shape by shape inference (at most 256 entries);
 - ``evaluate.players_fit``, key (players, input shape): that the players fit such an input
   (at most 256 entries, least recently used dropped first);
+- ``evaluate.plans``, key (players, input shape and dtype, target shape, number of models,
+  chunk size, batched, mesh, with the types of the last two): what :func:`interjax.evaluate`
+  decided from them for the default mask value, its checks passed (at most 256 entries);
 - ``solve.operators``, key ``n``: the fast AND/OR operators of the solver;
 - ``solve.step_size``, key (``n``, problem kind, shapes): the PDHG step (power iteration);
 - ``solve.default_sgd``, key (learning rate, steps): the lab's SGD optax transformation;

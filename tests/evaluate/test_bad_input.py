@@ -103,6 +103,7 @@ def test_not_a_model_or_players(model):
 
 @pytest.mark.usefixtures("no_sweep")
 def test_memory_refused_with_estimate(model, monkeypatch):
+    ij.clear_caches()  # a plan of these shapes that passed earlier in this process is remembered
     monkeypatch.setattr(sweep_module, "_available_bytes", lambda device: 2**20)
     with pytest.raises(MemoryError, match=r"needs about .* GiB.*fewer players"):
         ij.evaluate(model, jnp.zeros((4, 30)), ij.Players.features(20), batched=True)
@@ -208,6 +209,25 @@ def test_nan_in_a_device_input_is_named(model):
 def test_nan_in_x_is_allowed_when_not_checked(model):
     v = ij.evaluate(model, np.r_[np.nan, np.ones(5)], ij.Players.features(4), check_finite=False)
     assert np.isnan(np.asarray(v)).sum() == 8  # the masks that keep player 0
+
+
+def test_a_remembered_plan_lets_no_bad_setting_through(model):
+    """evaluate remembers the checks of settings that passed; settings equal to them in Python
+    (1.0 == True == 1) but not valid, or another target shape, are still refused."""
+    players, xb = ij.Players.features(4), jnp.zeros((2, 6))
+    ij.evaluate(model, xb, players, chunk_size=1, batched=True)
+    ij.evaluate(model, X, players)
+    assert sweep_module._cached_plan.cache_info().currsize >= 2
+    for kwargs, error, match in [
+        ({"chunk_size": 1.0, "batched": True}, ValueError, "chunk_size must be a positive int"),
+        ({"chunk_size": True, "batched": True}, ValueError, "chunk_size must be a positive int"),
+        ({"chunk_size": 1, "batched": 1}, TypeError, "batched must be True, False or None"),
+    ]:
+        with pytest.raises(error, match=match):
+            ij.evaluate(model, xb, players, **kwargs)
+    per_input = model.with_output(ij.log_odds(target=np.ones(6, np.int32)))
+    with pytest.raises(ValueError, match=r"target has shape \(6,\) \(one class per input\)"):
+        ij.evaluate(per_input, X, players)
 
 
 def test_numpy_integer_chunk_size_is_accepted(model):
