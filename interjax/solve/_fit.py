@@ -221,15 +221,11 @@ def fit_and_or(
     solver = solver_of(solver, deprecated, "fit_and_or")
     q_ratio, solver, fold, eps = check_fit_settings(q_ratio, solver=solver, fold=fold, eps=eps)
     v = check_nonempty(as_values(v))
-    v = jnp.asarray(v)
-    v = v.astype(work_dtype(v.dtype))
-    n = num_players_of(v.shape[-1])
-    flat = v.reshape(-1, 2**n)
-    tau = q_ratio * jnp.abs(flat[:, -1] - flat[:, 0])
+    flat, tau = _flat_and_tau(v, q_ratio)
     p, r, objective, lower, iterations, reason = solver.solve(flat, tau)
     return make_result(
         flat,
-        tuple(v.shape[:-1]),
+        tuple(jnp.shape(v)[:-1]),
         p,
         r,
         objective,
@@ -242,6 +238,14 @@ def fit_and_or(
         fold=fold,
         eps=eps,
     )
+
+
+@jax.jit
+def _flat_and_tau(v, q_ratio):
+    """The fits ``(B, 2**n)`` in the working dtype and their allowances
+    ``τ = q_ratio · |v(N) - v(∅)|``, as one program (eagerly, five small ones on a first call)."""
+    flat = v.astype(work_dtype(v.dtype)).reshape(-1, v.shape[-1])
+    return flat, q_ratio * jnp.abs(flat[:, -1] - flat[:, 0])
 
 
 @functools.partial(jax.jit, static_argnames=("lead", "q_ratio", "solver", "fold", "eps"))

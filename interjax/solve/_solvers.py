@@ -353,8 +353,14 @@ def solve_on_devices(flat, tau, devices, **settings):
     mesh = Mesh(np.array(devices), (_FITS_AXIS,))
     flat, tau = jax.device_put((flat, tau), NamedSharding(mesh, P(_FITS_AXIS)))
     out = _solve_optimal(flat, tau, mesh=mesh, **settings)
-    back = np.argsort(order)[:num]
-    return tuple(jnp.asarray(x)[back] for x in out)
+    return _take_rows(out, np.argsort(order)[:num])
+
+
+@jax.jit
+def _take_rows(arrays, rows):
+    """``a[rows]`` for each array, as one program (eagerly, each output of the fits' shapes and
+    shardings compiled its own gather: 11 programs, 0.5 s of a first call on the 2-core CPU)."""
+    return tuple(a[rows] for a in arrays)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "num_steps"))
