@@ -22,7 +22,10 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   restarts on the fixed-point residual ``‖w - 𝒯(w)‖`` (Lu & Yang 2024, cuPDLP+) and the primal
   weight ``ω`` rebalanced at each restart (as in PDLP, Applegate et al. 2021). Against restarts
   to the running average this cut the iterations by a third (n = 10: mean 10.1k vs 15.8k, max
-  16.1k vs 34.4k over 16 planted samples);
+  16.1k vs 34.4k over 16 planted samples). cuPDLP+'s artificial restart (after 36% of all
+  iterations) and step ``0.95/‖K T^{½}‖`` became 20% and ``0.99/‖K T^{½}‖``: 7-24% fewer
+  iterations at n = 8-14, none fewer on network values at n = 12 to 1e-2 (the numbers are
+  at the constants below);
 * the box block weighted by ``c = 0.5`` (``K₃z = c(p + r)``, the preconditioner then
   ``(MᵀM + c²I)^{-1}``): a diagonal rescaling of one dual block, so the optimum does not move;
   against ``c = 1`` the iterations to a 1e-3 gap fell by 5% (n = 8), 13% (n = 10: mean 9.2k →
@@ -75,9 +78,16 @@ __all__ = [
     "step_size",
 ]
 
-_STEP_SAFETY = 0.95
+# η = safety / ‖K T^{½}‖ and a restart once the iterations since the last restart reach
+# _RESTART_ARTIFICIAL of all iterations. cuPDLP+'s 0.36 (with 0.95) left the residual criteria
+# almost idle here: the artificial one set a restart every ~1.56x iterations, and 0.2 (every
+# ~1.25x) with 0.99 took fewer iterations on the 2-core CPU (scratch runs, mean iterations):
+# n = 8 to 1e-3, 32 planted 2238 → 1840, 32 MLP 1136 → 966; n = 10 to 1e-3, 16 planted 7576 →
+# 6480, 32 MLP 3708 → 3164; to 1e-2, 32 MLP 1540 → 1424; n = 12 to 1e-3, 8 planted 17144 →
+# 15848, to 1e-2, 8 network values 4296 → 4296; n = 14, 2 planted 44160 → 33408
+_STEP_SAFETY = 0.99
 _RESTART_SUFFICIENT = 0.2
-_RESTART_ARTIFICIAL = 0.36
+_RESTART_ARTIFICIAL = 0.2
 # PDLP's necessary restart: n = 10, 16 planted fits with 1% noise, c = 0.5: mean 7972 → 7820
 # iterations, max 11264 → 10496
 RESTART_NECESSARY = 0.8
@@ -132,7 +142,7 @@ def _sq(tree) -> jax.Array:
 
 
 def operator_step(key, problem: Problem, lam_example) -> float:
-    """``η = 0.95 / ‖K T^{½}‖`` by power iteration on ``K T Kᵀ`` (cached on ``key``: the
+    """``η = 0.99 / ‖K T^{½}‖`` by power iteration on ``K T Kᵀ`` (cached on ``key``: the
     operators depend on the shapes only, never on the data)."""
     if key not in _STEP_SIZES:
         _STEP_SIZES[key] = _power_step(problem, lam_example)
@@ -186,7 +196,7 @@ def pdhg_update(
 
     Restart (to the PDHG image of the current iterate) when the fixed-point residual fell to
     ``0.2×`` its value at the last restart, or to ``restart_necessary×`` it and rose since the
-    last check (no more progress; PDLP's necessary criterion, 0 turns it off), or after 36% of
+    last check (no more progress; PDLP's necessary criterion, 0 turns it off), or after 20% of
     all iterations so far."""
     omega = state.omega
     dt = jax.tree.leaves(state.z)[0].dtype  # iterates may be float32 while scalars are not
@@ -464,33 +474,33 @@ def and_or_problem(
 # (mostly its compile), where a whole first fit at n = 10 took 6.2 s.
 # tests/solve/test_fit.py::test_step_table_is_the_power_iteration recomputes entries
 _AND_OR_STEPS = {
-    1: 0.6422614703856062,
-    2: 0.5686460185099919,
-    3: 0.5350825884057706,
-    4: 0.5136234251529876,
-    5: 0.4974651287100587,
-    6: 0.4850268572411073,
-    7: 0.47509214153064583,
-    8: 0.46700360622510473,
-    9: 0.4603207339749338,
-    10: 0.45472320763658675,
-    11: 0.45001414641033904,
-    12: 0.44601107165757065,
-    13: 0.44261091300551475,
-    14: 0.43969918464824925,
-    15: 0.43721148880519173,
-    16: 0.43507199638924615,
-    17: 0.43323570537213013,
-    18: 0.43164974782708654,
-    19: 0.4302818269146993,
-    20: 0.42909432409206816,
-    21: 0.4280641999142393,
-    22: 0.42716515850749986,
+    1: 0.6693040586123686,
+    2: 0.5925890087630442,
+    3: 0.5576123816018029,
+    4: 0.5352496746331135,
+    5: 0.5184110288662717,
+    6: 0.5054490407038906,
+    7: 0.4950960211740414,
+    8: 0.4866669159608986,
+    9: 0.47970265961598363,
+    10: 0.47386944795812724,
+    11: 0.46896211046972175,
+    12: 0.4647904852010473,
+    13: 0.4612471619741677,
+    14: 0.45821283452817557,
+    15: 0.4556203935969893,
+    16: 0.4533908172898461,
+    17: 0.45147720875621977,
+    18: 0.4498244740513848,
+    19: 0.44839895646900246,
+    20: 0.4471614535275237,
+    21: 0.446087955700102,
+    22: 0.4451510599183422,
 }
 
 
 def step_size(n: int, box_weight: float = BOX_WEIGHT) -> float:
-    """The PDHG step ``η = 0.95 / ‖K T^{½}‖`` of the single-model problem at ``n`` players: from
+    """The PDHG step ``η = 0.99 / ‖K T^{½}‖`` of the single-model problem at ``n`` players: from
     the table above at the default box weight, else :func:`power_step_size` (cached)."""
     if float(box_weight) == BOX_WEIGHT and n in _AND_OR_STEPS:
         return _AND_OR_STEPS[n]
