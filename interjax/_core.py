@@ -35,6 +35,7 @@ __all__ = [
     "or_transform",
     "refuse_nonfinite",
     "refuse_nonfinite_values",
+    "stack_leaves",
     "subset_sums_raw",
     "superset_sums_raw",
 ]
@@ -187,6 +188,14 @@ def refuse_nonfinite(arr, name: str, what_to_do: str = "", *, coalitions: bool =
     message = nonfinite_message(arr, name, what_to_do, coalitions=coalitions)
     if message is not None:
         raise ValueError(message)
+
+
+@jax.jit
+def stack_leaves(trees):
+    """Pytrees of one structure stacked leaf by leaf on a new leading axis, as one compiled
+    program (eagerly, each leaf shape compiled its own stack: 15 programs for an MLP with
+    three baselines, 0.34 s of the analysis benchmark's first call on the 2-core CPU)."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def butterfly(v: jax.Array, n: int, combine) -> jax.Array:

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interjax._core import stack_leaves
 from interjax.checkpoints._factory import FactoryModel, describe_factory
 from interjax.checkpoints._layouts import CheckpointError, Layout, find_layout, flatten_tree
 from interjax.checkpoints._quiet import quiet_orbax
@@ -629,7 +630,7 @@ def stack_trees(trees: Sequence[Any]):
     """
     if not trees:
         raise ValueError("nothing to stack")
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+    return stack_leaves(list(trees))
 
 
 def orbax_source(

@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from interjax._core import stack_leaves
 from interjax.evaluate._values import ValueFn, as_value_fn
 
 __all__ = [
@@ -323,15 +324,8 @@ def stack_models(models: Sequence[Model] | Model, params_list: Sequence[Any] | N
         if s != structs[0]:
             raise ValueError(f"parameter set {i} has another tree structure than set 0")
     _check_leaf_shapes(plist)
-    params = _stack_trees(plist)
+    params = stack_leaves(plist)
     return dataclasses.replace(base, params=params, num_stacked=len(plist))
-
-
-@jax.jit
-def _stack_trees(trees):
-    """The leaves of equal trees stacked along a new leading axis, as one program (eagerly,
-    each leaf shape compiled its own stack: 15 programs for an MLP with three baselines)."""
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def _check_leaf_shapes(plist) -> None:
