@@ -8,9 +8,10 @@ In the value domain the unknowns are ``p = v_and`` and ``r = v_or`` with ``p + r
   for AND interactions ``x`` and OR interactions ``y``;
 * their transposes ``Mᵀ``, ``Oᵀ``, ``Zᵀ``, ``Bᵀ`` are butterflies too, written out (the
   transposes ``jax.linear_transpose`` derives ran about 1.5x slower on CPU);
-* ``gram_inverse(p) = (MᵀM + I)^{-1} p`` in closed form: ``MᵀM = ⊗ᵢ [[2,-1],[-1,1]]`` is a
-  Kronecker product, so it is diagonal in the Kronecker basis ``U = ⊗ᵢ U₁`` of the 2×2 factor's
-  eigenvectors, applied by rotation butterflies;
+* ``gram_inverse(p) = (MᵀW²M + I)^{-1} p`` in closed form for the order weights
+  ``W = diag(w^|S|)``: ``MᵀW²M = ⊗ᵢ [[1+w²,-w²],[-w²,w²]]`` is a Kronecker product, so it is
+  diagonal in the Kronecker basis ``U = ⊗ᵢ U₁`` of the 2×2 factor's eigenvectors, applied by
+  rotation butterflies;
 * ``and_or(z) = (M z₀, O z₁)`` for ``z`` of shape ``(..., 2, 2**n)`` in one set of butterfly
   passes (``O`` is a Möbius transform of the reversed vector), its transpose ``and_or_T``, and
   ``gram_inverse_pair`` likewise: a program that uses them holds half as many butterflies
@@ -83,12 +84,7 @@ class Operators:
 
     def __init__(self, n: int):
         self.n = n
-        eigvals, eigvecs = np.linalg.eigh(np.array([[2.0, -1.0], [-1.0, 1.0]]))
-        self._u = eigvecs.tolist()
-        self._ut = eigvecs.T.tolist()
-        k = orders(n)
-        # eigenvalue of ⊗ MᵢᵀMᵢ at Kronecker index S: one factor per bit (0 → first, 1 → second)
-        self._gram_eigs = eigvals[1] ** k * eigvals[0] ** (n - k)
+        self._grams = {}  # order weight -> (U, Uᵀ, eigenvalues) of the weighted Gram
         # the transforms in the dtype of their input (the solver may iterate in float32)
         self.M = lambda p: mobius(p, n)
         self.O = lambda r: or_transform(r, n)
@@ -116,30 +112,48 @@ class Operators:
         mt = mobius_T(lam, self.n)
         return jnp.stack([mt[..., 0, :], _or_T_from(mt[..., 1, :], lam[..., 1, :1])], axis=-2)
 
-    def gram_inverse_pair(self, g: jax.Array, shift: float = 1.0, stacked: bool = True):
+    def gram_inverse_pair(
+        self, g: jax.Array, shift: float = 1.0, stacked: bool = True, weight: float = 1.0
+    ):
         """``(gram_inverse(g₀), gram_inverse_reversed(g₁))`` for ``g`` of shape
         ``(..., 2, 2**n)``, in one set of rotation passes (or one by one)."""
         if not stacked:
             return jnp.stack(
                 [
-                    self.gram_inverse(g[..., 0, :], shift),
-                    self.gram_inverse_reversed(g[..., 1, :], shift),
+                    self.gram_inverse(g[..., 0, :], shift, weight),
+                    self.gram_inverse_reversed(g[..., 1, :], shift, weight),
                 ],
                 axis=-2,
             )
         h = jnp.stack([g[..., 0, :], jnp.flip(g[..., 1, :], -1)], axis=-2)
-        h = self.gram_inverse(h, shift)
+        h = self.gram_inverse(h, shift, weight)
         return jnp.stack([h[..., 0, :], jnp.flip(h[..., 1, :], -1)], axis=-2)
 
-    def gram_inverse(self, p: jax.Array, shift: float = 1.0) -> jax.Array:
-        """``(MᵀM + shift·I)^{-1} p`` in O(n·2^n)."""
-        scale = jnp.asarray(1.0 / (self._gram_eigs + shift), p.dtype)
-        return _rotate(scale * _rotate(p, self.n, self._ut), self.n, self._u)
+    def gram_inverse(self, p: jax.Array, shift: float = 1.0, weight: float = 1.0) -> jax.Array:
+        """``(MᵀW²M + shift·I)^{-1} p`` in O(n·2^n), with ``W = diag(weight^|S|)`` weighing the
+        interaction of ``S`` (default 1: ``(MᵀM + shift·I)^{-1}``)."""
+        u, ut, eigs = self._gram(float(weight))
+        scale = jnp.asarray(1.0 / (eigs + shift), p.dtype)
+        return _rotate(scale * _rotate(p, self.n, ut), self.n, u)
 
-    def gram_inverse_reversed(self, r: jax.Array, shift: float = 1.0) -> jax.Array:
-        """``(RMᵀMR + shift·I)^{-1} r``: the same Gram for ``M∘R`` (R reverses bit order); ``O``
-        is ``-M∘R`` up to its ∅ entry, so this is a near-inverse of ``OᵀO + I``."""
-        return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift), -1)
+    def gram_inverse_reversed(
+        self, r: jax.Array, shift: float = 1.0, weight: float = 1.0
+    ) -> jax.Array:
+        """``(RMᵀW²MR + shift·I)^{-1} r``: the same Gram for ``M∘R`` (R reverses bit order);
+        ``O`` is ``-M∘R`` up to its ∅ entry, so this is a near-inverse of ``OᵀW²O + I``."""
+        return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift, weight), -1)
+
+    def _gram(self, weight: float):
+        """``MᵀW²M = ⊗ᵢ M₁ᵀ diag(1, w²) M₁ = ⊗ᵢ [[1 + w², -w²], [-w², w²]]``: a Kronecker
+        product, diagonal in the basis ``⊗ᵢ U₁`` of the 2×2 factor's eigenvectors, where its
+        eigenvalue at index ``S`` is ``e₁^|S| e₀^(n-|S|)`` (bit 0 → first, 1 → second)."""
+        if weight not in self._grams:
+            w2 = weight * weight
+            eigvals, eigvecs = np.linalg.eigh(np.array([[1.0 + w2, -w2], [-w2, w2]]))
+            k = orders(self.n)
+            eigs = eigvals[1] ** k * eigvals[0] ** (self.n - k)
+            self._grams[weight] = (eigvecs.tolist(), eigvecs.T.tolist(), eigs)
+        return self._grams[weight]
 
 
 @cached("solve.operators")

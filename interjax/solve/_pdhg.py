@@ -26,6 +26,12 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   iterations) and step ``0.95/‖K T^{½}‖`` became 20% and ``0.99/‖K T^{½}‖``: 7-24% fewer
   iterations at n = 8-14, none fewer on network values at n = 12 to 1e-2 (the numbers are
   at the constants below);
+* order weights: the interaction of ``S`` weighs ``w^|S|`` in ``K`` (``w = 1.2`` up to n = 10,
+  1.25 beyond), so the dual boxes shrink with the order and the preconditioner becomes
+  ``(MᵀW²M + c²I)^{-1}``, still a Kronecker product; the primal weight starts at ``4/std(v)``
+  (the iterations then do not depend on the scale of ``v``) and stays within 10x of it. To a
+  1e-3 gap this took 3-49% fewer iterations at n = 8-10 and 48-59% fewer at n = 12 (the numbers
+  are at ``ORDER_WEIGHT``);
 * the box block weighted by ``c = 0.5`` (``K₃z = c(p + r)``, the preconditioner then
   ``(MᵀM + c²I)^{-1}``): a diagonal rescaling of one dual block, so the optimum does not move;
   against ``c = 1`` the iterations to a 1e-3 gap fell by 5% (n = 8), 13% (n = 10: mean 9.2k →
@@ -69,6 +75,7 @@ __all__ = [
     "dual_bound",
     "non_finite",
     "operator_step",
+    "order_weight",
     "pdhg_init",
     "pdhg_solve",
     "pdhg_solve_pool",
@@ -94,6 +101,21 @@ RESTART_NECESSARY = 0.8
 # weight c of the box block K₃z = c(p + r): 0.5 took 5-19% fewer iterations than 1 to a 1e-3 gap
 # (n = 8, 10, 12; planted models plus noise), 2 and 4 took 2x and 6x more
 BOX_WEIGHT = 0.5
+# order weights w (n ≤ 10, n ≥ 11): the interaction of S weighs w^|S| in K (the dual boxes of
+# blocks 1 and 2 become |λ| ≤ w^-|S|, the preconditioner (MᵀW²M + c²I)^{-1}), and the primal
+# weight starts at 4/std(v) and stays within 10x of it. Mean iterations to 1e-3 on the 2-core
+# CPU, against w = 1 with a weight from 1 and unbounded (scratch runs): n = 8, 32 planted
+# 1840 → 1458, 32 MLP 966 → 938; n = 10, 32 planted 6188 → 3142, 32 MLP 3164 → 2734, to 1e-2
+# 1424 → 1122; n = 12, 8 planted 15848 → 8272, 8 CNN 10080 → 4104; n = 14, 2 planted
+# 33408 → 23680. Larger w took fewer iterations on planted values and more on network values
+# (n = 10, w = 1.25: 3160 and 3076); w = 1.35 left some fits 3-4x slower at n = 12 and 14.
+# Without the range a weight w > 1 let some fits' ω run away (n = 10, w = 1.25, one MLP fit
+# 4480 → 35200 iterations, ω at 4·10⁵), and a range around a fixed start of 1 made the
+# iterations depend on the scale of v (MLP values x 0.01: 28686 iterations). The weights rank
+# the dual blocks, not the objective: the optimum does not move
+ORDER_WEIGHT = (1.2, 1.25)
+_OMEGA_SCALE = 4.0
+_OMEGA_RANGE = 10.0
 # up to this n the PDHG step applies M and O (and their transposes and Gram inverses) as one
 # stacked butterfly each, the same arithmetic (XLA may fuse it differently: fits agree to
 # ~1e-12). benchmarks/bench_solver_paired.py, 2-core CPU (3a1004e): XLA compiled the solve in
@@ -109,6 +131,8 @@ class Problem(NamedTuple):
 
     ``T`` is the (SPD) primal preconditioner; ``prox_dual(μ, σ) = prox_{σ g*}(μ)``;
     ``certify(z, λ) -> (z_feasible, objective, lower_bound)`` with ``lower ≤ optimum ≤ objective``.
+    ``primal_weight`` is where the primal weight ω starts (a scalar, may be traced) and
+    ``primal_weight_range`` the factor within which its rebalancing keeps it (default: none).
     """
 
     K: Callable[[Any], Any]
@@ -116,6 +140,8 @@ class Problem(NamedTuple):
     T: Callable[[Any], Any]
     prox_dual: Callable[[Any, Any], Any]
     certify: Callable[[Any, Any], tuple[Any, jax.Array, jax.Array]]
+    primal_weight: Any = 1.0  # ω at the start
+    primal_weight_range: float = float("inf")  # ω stays within this factor of its start
 
 
 class PDHGState(NamedTuple):
@@ -131,6 +157,7 @@ class PDHGState(NamedTuple):
     best_z: Any  # best feasible primal so far
     best_objective: jax.Array
     best_lower: jax.Array
+    omega_start: jax.Array  # ω at the start: its rebalancing stays within a range around it
 
 
 def _tmap(f, *trees):
@@ -168,19 +195,21 @@ def _power_step(problem: Problem, lam_example) -> float:
 def pdhg_init(problem: Problem, z, lam) -> PDHGState:
     z_feasible, objective, _ = problem.certify(z, lam)
     dtype = objective.dtype
+    omega = jnp.asarray(problem.primal_weight, dtype)
     return PDHGState(
         z,
         lam,
         z,
         lam,
         jnp.zeros((), jnp.int32),
-        jnp.ones((), dtype),
+        omega,
         jnp.full((), jnp.inf, dtype),
         jnp.full((), jnp.inf, dtype),
         jnp.zeros((), jnp.int32),
         z_feasible,
         objective,
         jnp.full((), -jnp.inf, dtype),
+        omega,
     )
 
 
@@ -241,6 +270,9 @@ def pdhg_update(
     moved = (dz > 1e-12) & (dl > 1e-12)
     ratio = jnp.where(moved, dl, 1.0) / jnp.where(moved, dz, 1.0)
     omega_new = jnp.where(moved, jnp.sqrt(ratio * omega), omega)
+    if problem.primal_weight_range != float("inf"):  # static: no clip where there is no range
+        bound = problem.primal_weight_range
+        omega_new = jnp.clip(omega_new, state.omega_start / bound, state.omega_start * bound)
 
     def pick(a, b):
         return _tmap(lambda x, y: jnp.where(restart, x, y), a, b)
@@ -260,6 +292,7 @@ def pdhg_update(
         _tmap(lambda a, b: jnp.where(better, a, b), z_feasible, state.best_z),
         jnp.minimum(objective, state.best_objective),
         jnp.maximum(state.best_lower, lower),
+        state.omega_start,
     )
 
 
@@ -399,15 +432,32 @@ def dual_bound(op: Operators, lam3, v, tau):
     return -jnp.sum(jnp.maximum(lam3 * (v + tau), lam3 * (v - tau)), axis=-1)
 
 
+def order_weight(n: int) -> float:
+    """The default order weight ``w`` of :func:`and_or_problem` at ``n`` players: the
+    interaction of ``S`` weighs ``w^|S|`` in the iterations, never in the objective (see
+    ``ORDER_WEIGHT``)."""
+    return ORDER_WEIGHT[0] if n <= 10 else ORDER_WEIGHT[1]
+
+
 def and_or_problem(
-    v, tau, iterate_dtype=None, box_weight: float = BOX_WEIGHT, paired: bool | None = None
+    v,
+    tau,
+    iterate_dtype=None,
+    box_weight: float = BOX_WEIGHT,
+    paired: bool | None = None,
+    weight: float | None = None,
 ) -> tuple[Problem, jax.Array, jax.Array]:
     """The problem of one value vector, with its start ``p = r = v/2`` (γ = q = 0), λ = 0.
 
     ``z = (p, r)`` of shape ``(2, N)``; ``λ = (λ₁, λ₂, λ₃)`` of shape ``(3, N)`` for
     ``K z = (M p, O r, c·(p + r))`` with ``c = box_weight`` (the box ``c(v ± τ)``; the
     preconditioner is then ``(MᵀM + c²I)^{-1}``, still exact). ``c`` only weighs the blocks of
-    the dual: the problem and its optimum do not depend on it. With ``iterate_dtype=float32`` the
+    the dual: the problem and its optimum do not depend on it. Nor do the order weights
+    ``W = diag(w^|S|)`` (``weight``, default :func:`order_weight`): ``K z = (W M p, W O r,
+    c(p + r))`` with ``g₁ = g₂ = ‖W⁻¹·‖₁``, so the dual boxes are ``|λ₁|, |λ₂| ≤ w^-|S|`` and
+    the preconditioner ``(MᵀW²M + c²I)^{-1}``, still a Kronecker product. The primal weight
+    starts at ``4 / std(v)``, where the iterations do not depend on the scale of ``v``, and
+    stays within a factor 10 of it. With ``iterate_dtype=float32`` the
     iterations run in float32
     (twice the memory bandwidth) while the certificate is still computed in ``v``'s dtype from
     the iterates, so the gap it reports stays a valid bound. ``paired`` (default: ``n ≤
@@ -418,24 +468,28 @@ def and_or_problem(
     op = operators(n)
     low_order = orders(n) < n / 2  # rows whose excess spreads less in r than in p
     c, csq = float(box_weight), float(box_weight) ** 2
+    w = order_weight(n) if weight is None else float(weight)
     v_full, tau_full = v, tau
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
     v, tau = v.astype(dt), jnp.asarray(tau).astype(dt)
+    ow = jnp.asarray(w ** orders(n).astype(np.float64), dt)  # W: w^|S| at each coalition S
+    omega0 = _OMEGA_SCALE / jnp.std(v_full)  # ω where the iterations do not depend on v's scale
+    omega0 = jnp.where(jnp.isfinite(omega0), omega0, 1.0)  # constant or non-finite v
 
     stacked = n <= PAIRED_MAX_N if paired is None else bool(paired)  # M and O as one butterfly
 
     def K(z):
-        return jnp.concatenate([op.and_or(z, stacked), c * (z[0] + z[1])[None]])
+        return jnp.concatenate([ow * op.and_or(z, stacked), c * (z[0] + z[1])[None]])
 
     def KT(lam):
-        return op.and_or_T(lam[:2], stacked) + c * lam[2]
+        return op.and_or_T(ow * lam[:2], stacked) + c * lam[2]
 
     def T(g):
-        return op.gram_inverse_pair(g, csq, stacked)
+        return op.gram_inverse_pair(g, csq, stacked, w)
 
     def prox_dual(mu, sigma):
         l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, c * (v - tau), c * (v + tau))
-        return jnp.concatenate([jnp.clip(mu[:2], -1.0, 1.0), l3[None]])
+        return jnp.concatenate([jnp.clip(mu[:2], -1.0 / ow, 1.0 / ow), l3[None]])
 
     def certify(z, lam):
         v, tau = v_full, tau_full  # the certificate in full precision
@@ -456,15 +510,15 @@ def and_or_problem(
         objs = jnp.abs(op.and_or(repairs)).sum(axis=(-2, -1))
         best = jnp.argmin(objs)
         z_feasible, objective = repairs[best], objs[best]
-        # dual: candidates from each block (the box's multiplier is c·λ₃ = -Mᵀλ₁ = -Oᵀλ₂ at
-        # the optimum), each scaled to feasibility; keep the best
-        mo = -op.and_or_T(lam[:2])
+        # dual: candidates from each block (the box's multiplier is c·λ₃ = -MᵀWλ₁ = -OᵀWλ₂
+        # at the optimum), each scaled to feasibility; keep the best
+        mo = -op.and_or_T(ow.astype(v.dtype) * lam[:2])
         c1, c2, c3 = c * lam[2], mo[0], mo[1]
         cands = jnp.stack([c1, c2, c3, (c1 + c2 + c3) / 3.0, (c2 + c3) / 2.0])
         lower = jnp.max(dual_bound(op, cands, v, tau))
         return z_feasible, objective, lower
 
-    problem = Problem(K, KT, T, prox_dual, certify)
+    problem = Problem(K, KT, T, prox_dual, certify, omega0, _OMEGA_RANGE)
     return problem, jnp.stack([v / 2, v / 2]), jnp.zeros((3, v.shape[-1]), dt)
 
 
@@ -474,41 +528,46 @@ def and_or_problem(
 # (mostly its compile), where a whole first fit at n = 10 took 6.2 s.
 # tests/solve/test_fit.py::test_step_table_is_the_power_iteration recomputes entries
 _AND_OR_STEPS = {
-    1: 0.6693040586123686,
-    2: 0.5925890087630442,
-    3: 0.5576123816018029,
-    4: 0.5352496746331135,
-    5: 0.5184110288662717,
-    6: 0.5054490407038906,
-    7: 0.4950960211740414,
-    8: 0.4866669159608986,
-    9: 0.47970265961598363,
-    10: 0.47386944795812724,
-    11: 0.46896211046972175,
-    12: 0.4647904852010473,
-    13: 0.4612471619741677,
-    14: 0.45821283452817557,
-    15: 0.4556203935969893,
-    16: 0.4533908172898461,
-    17: 0.45147720875621977,
-    18: 0.4498244740513848,
-    19: 0.44839895646900246,
-    20: 0.4471614535275237,
-    21: 0.446087955700102,
-    22: 0.4451510599183422,
+    1: 0.7007562181918672,
+    2: 0.6325355644331921,
+    3: 0.6045559450085404,
+    4: 0.5906384614269603,
+    5: 0.5798683906440392,
+    6: 0.5715140991784708,
+    7: 0.5644539898312547,
+    8: 0.5584537125542413,
+    9: 0.553041669590589,
+    10: 0.5481258159947998,
+    11: 0.5661914862696067,
+    12: 0.5628696026709942,
+    13: 0.5597570229308729,
+    14: 0.5568005875619303,
+    15: 0.5538164811450345,
+    16: 0.5511331641627456,
+    17: 0.5484120267703678,
+    18: 0.5458629995961367,
+    19: 0.5434913443039208,
+    20: 0.5410892628646211,
+    21: 0.5389628074564876,
+    22: 0.5368271098683065,
 }
 
 
-def step_size(n: int, box_weight: float = BOX_WEIGHT) -> float:
+def step_size(n: int, box_weight: float = BOX_WEIGHT, weight: float | None = None) -> float:
     """The PDHG step ``η = 0.99 / ‖K T^{½}‖`` of the single-model problem at ``n`` players: from
-    the table above at the default box weight, else :func:`power_step_size` (cached)."""
-    if float(box_weight) == BOX_WEIGHT and n in _AND_OR_STEPS:
+    the table above at the default box and order weights, else :func:`power_step_size`
+    (cached)."""
+    weight = order_weight(n) if weight is None else float(weight)
+    if float(box_weight) == BOX_WEIGHT and weight == order_weight(n) and n in _AND_OR_STEPS:
         return _AND_OR_STEPS[n]
-    return power_step_size(n, box_weight)
+    return power_step_size(n, box_weight, weight)
 
 
-def power_step_size(n: int, box_weight: float = BOX_WEIGHT) -> float:
-    """:func:`step_size` by power iteration on ``K T Kᵀ`` (cached per ``n`` and weight)."""
+def power_step_size(n: int, box_weight: float = BOX_WEIGHT, weight: float | None = None) -> float:
+    """:func:`step_size` by power iteration on ``K T Kᵀ`` (cached per ``n`` and weights)."""
+    weight = order_weight(n) if weight is None else float(weight)
     with jax.ensure_compile_time_eval(), jax.enable_x64(True):
-        problem, _, lam = and_or_problem(jnp.zeros(2**n), jnp.zeros(()), box_weight=box_weight)
-    return operator_step(("and_or", n, float(box_weight)), problem, lam)
+        problem, _, lam = and_or_problem(
+            jnp.zeros(2**n), jnp.zeros(()), box_weight=box_weight, weight=weight
+        )
+    return operator_step(("and_or", n, float(box_weight), weight), problem, lam)

@@ -10,8 +10,10 @@ from interjax.solve._highs import solve_lp_highs
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import (
     and_or_problem,
+    pdhg_init,
     pdhg_solve,
     pdhg_solve_pool,
+    pdhg_update,
     power_step_size,
     step_size,
 )
@@ -281,15 +283,18 @@ def test_sgd_schedule_compiles_once_per_setting(batch):
 
 
 @pytest.mark.slow  # ~30 s on 2 cores; CI runs the slow set
-@pytest.mark.parametrize("box_weight", [1.0, 2.0])
-def test_box_weight_changes_the_path_not_the_optimum(batch, box_weight):
-    """The weight ``c`` of the box block ``c(p + r)`` (default 0.5) only rescales a dual block:
-    with another ``c`` each certificate still brackets HiGHS's optimum within 1e-3."""
+@pytest.mark.parametrize(
+    ("box_weight", "weight"), [(1.0, None), (2.0, None), (0.5, 1.0), (0.5, 1.5)]
+)
+def test_box_weight_changes_the_path_not_the_optimum(batch, box_weight, weight):
+    """The weight ``c`` of the box block ``c(p + r)`` (default 0.5) and the order weight ``w``
+    (default 1.2 at this n) only rescale dual blocks: with others each certificate still
+    brackets HiGHS's optimum within 1e-3."""
     v, optima = batch
     problem, z, lam = and_or_problem(
-        jnp.asarray(v[3]), 0.02 * abs(v[3, -1] - v[3, 0]), None, box_weight
+        jnp.asarray(v[3]), 0.02 * abs(v[3, -1] - v[3, 0]), None, box_weight, weight=weight
     )
-    eta = step_size(N_PLAYERS, box_weight)
+    eta = step_size(N_PLAYERS, box_weight, weight)
     s = jax.jit(lambda z, lam: pdhg_solve(problem, z, lam, eta=eta, tol=1e-3, max_iters=20_000))(
         z, lam
     )
@@ -324,6 +329,59 @@ def test_the_certificate_keeps_the_cheaper_of_two_repairs(row, block):
         by_order = cost(z[0], z[1].at[row].add(-delta)) if low_order else all_into_p
         assert float(objective) == pytest.approx(min(all_into_p, by_order), rel=1e-12)
         assert float(lower) <= float(objective)
+
+
+@pytest.mark.parametrize("weight", [1.0, 1.25])
+def test_gram_inverse_is_the_inverse_of_the_weighted_gram(weight):
+    """``gram_inverse(p, s, w) = (MᵀW²M + s·I)^{-1} p`` with ``W = diag(w^|S|)``, against the
+    dense matrices (n = 4); the reversed one likewise for ``M∘F``."""
+    n, shift = 4, 0.25
+    op = operators(n)
+    with jax.enable_x64(True):
+        eye = jnp.eye(2**n)
+        m = np.asarray(jax.vmap(op.M)(eye)).T  # columns: M e_S
+        w = np.diag(weight ** ij.orders(n).astype(float))
+        gram = m.T @ w @ w @ m + shift * np.eye(2**n)
+        inverse = np.asarray(jax.vmap(lambda e: op.gram_inverse(e, shift, weight))(eye)).T
+        np.testing.assert_allclose(inverse, np.linalg.inv(gram), atol=1e-12)
+        flip = np.eye(2**n)[::-1]
+        reversed_ = jax.vmap(lambda e: op.gram_inverse_reversed(e, shift, weight))(eye)
+        np.testing.assert_allclose(
+            np.asarray(reversed_).T, np.linalg.inv(flip @ gram @ flip), atol=1e-12
+        )
+
+
+def test_iterations_do_not_depend_on_the_scale_of_v(batch):
+    """The primal weight starts at ``4 / std(v)``: fitting ``s·v`` takes the iterations of
+    ``v`` and returns ``s`` times its objective and bound (up to rounding)."""
+    v = jnp.asarray(batch[0])
+    base = ij.fit_and_or(v)
+    for s in (1e-3, 1e3):
+        scaled = ij.fit_and_or(s * v)
+        np.testing.assert_array_equal(scaled.iterations, base.iterations)
+        np.testing.assert_allclose(scaled.objective, s * base.objective, rtol=1e-9)
+        np.testing.assert_allclose(scaled.lower_bound, s * base.lower_bound, rtol=1e-9)
+
+
+def test_the_primal_weight_stays_within_its_range(batch):
+    """The rebalanced primal weight ω stays within ``primal_weight_range`` of its start (10 in
+    the AND-OR problem); on this fit it leaves a range of 1.5 when nothing bounds it."""
+    v = jnp.asarray(batch[0][3])
+    problem, z, lam = and_or_problem(v, 0.02 * jnp.abs(v[-1] - v[0]))
+    assert problem.primal_weight_range == 10.0
+
+    def weights(problem):
+        step = jax.jit(lambda s: pdhg_update(problem, s, step_size(N_PLAYERS)))
+        state, out = pdhg_init(problem, z, lam), []
+        for _ in range(30):
+            state = step(state)
+            out.append(float(state.omega / state.omega_start))
+        return np.array(out)
+
+    bounded = weights(problem._replace(primal_weight_range=1.5))
+    assert bounded.max() <= 1.5 * (1 + 1e-12) and bounded.min() >= 1 / 1.5 * (1 - 1e-12)
+    free = weights(problem._replace(primal_weight_range=float("inf")))
+    assert free.max() > 1.5 or free.min() < 1 / 1.5
 
 
 def test_paired_operators_are_the_separate_ones():
