@@ -6,8 +6,9 @@ Values: planted sparse AND-OR models (12 AND and 12 OR terms at random coalition
 weights) plus Gaussian noise of 1% of ``|v(N) - v(∅)|``, fitted at ``q_ratio`` 0.02 to a
 certified relative gap of 1e-3 (the case the issue found slow: noise makes the fits long).
 
-* ``before``: the solver as it was (box weight ``c = 1``, no necessary restarts, the earlier
-  CPU pool width of 2^17 entries per pass: 128 lanes at n = 10);
+* ``before``: the solver's settings as issue 14 found them (box weight ``c = 1``, no necessary
+  restarts, the earlier CPU pool width of 2^17 entries per pass: 128 lanes at n = 10), with the
+  code of the time otherwise (its order weights and primal weight too);
 * ``after``: the defaults now (``c = 0.5``, PDLP's necessary restarts at 0.8, the pool width of
   :func:`~interjax.solve._solvers.default_lanes`);
 * HiGHS interior point (``highs-ipm``, SciPy) on the first ``--highs`` samples, time-capped.
