@@ -107,7 +107,8 @@ BOX_WEIGHT = 0.5
 # CPU, against w = 1 with a weight from 1 and unbounded (scratch runs): n = 8, 32 planted
 # 1840 → 1458, 32 MLP 966 → 938; n = 10, 32 planted 6188 → 3142, 32 MLP 3164 → 2734, to 1e-2
 # 1424 → 1122; n = 12, 8 planted 15848 → 8272, 8 CNN 10080 → 4104; n = 14, 2 planted
-# 33408 → 23680. Larger w took fewer iterations on planted values and more on network values
+# 33408 → 23680; held out (seed 1, not used to choose): n = 10, 32 MLP 3030 → 1816, 32 planted
+# 6472 → 3186. Larger w took fewer iterations on planted values and more on network values
 # (n = 10, w = 1.25: 3160 and 3076); w = 1.35 left some fits 3-4x slower at n = 12 and 14.
 # Without the range a weight w > 1 let some fits' ω run away (n = 10, w = 1.25, one MLP fit
 # 4480 → 35200 iterations, ω at 4·10⁵), and a range around a fixed start of 1 made the
@@ -522,10 +523,10 @@ def and_or_problem(
     return problem, jnp.stack([v / 2, v / 2]), jnp.zeros((3, v.shape[-1]), dt)
 
 
-# ``power_step_size(n)`` at the default box weight, n = 1-22, as computed on the 2-core CPU
-# (float64, 60 power iterations from seed 0). The operators depend on n only, so the step is a
-# constant of n; the power iteration took 1.4 s at n = 10 and 2.3 s at n = 16 of a first call
-# (mostly its compile), where a whole first fit at n = 10 took 6.2 s.
+# ``power_step_size(n)`` at the default box and order weights, n = 1-22, as computed on the
+# 2-core CPU (float64, 60 power iterations from seed 0). The operators depend on n only, so the
+# step is a constant of n; the power iteration took 1.4 s at n = 10 and 2.3 s at n = 16 of a
+# first call (mostly its compile), where a whole first fit at n = 10 took 6.2 s.
 # tests/solve/test_fit.py::test_step_table_is_the_power_iteration recomputes entries
 _AND_OR_STEPS = {
     1: 0.7007562181918672,
