@@ -101,19 +101,19 @@ RESTART_NECESSARY = 0.8
 # weight c of the box block K₃z = c(p + r): 0.5 took 5-19% fewer iterations than 1 to a 1e-3 gap
 # (n = 8, 10, 12; planted models plus noise), 2 and 4 took 2x and 6x more
 BOX_WEIGHT = 0.5
-# order weights w (n ≤ 10, n ≥ 11): the interaction of S weighs w^|S| in K (the dual boxes of
-# blocks 1 and 2 become |λ| ≤ w^-|S|, the preconditioner (MᵀW²M + c²I)^{-1}), and the primal
-# weight starts at 4/std(v) and stays within 10x of it. Mean iterations to 1e-3 on the 2-core
-# CPU, against w = 1 with a weight from 1 and unbounded (scratch runs): n = 8, 32 planted
-# 1840 → 1458, 32 MLP 966 → 938; n = 10, 32 planted 6188 → 3142, 32 MLP 3164 → 2734, to 1e-2
-# 1424 → 1122; n = 12, 8 planted 15848 → 8272, 8 CNN 10080 → 4104; n = 14, 2 planted
-# 33408 → 23680; held out (seed 1, not used to choose): n = 10, 32 MLP 3030 → 1816, 32 planted
-# 6472 → 3186. Larger w took fewer iterations on planted values and more on network values
-# (n = 10, w = 1.25: 3160 and 3076); w = 1.35 left some fits 3-4x slower at n = 12 and 14.
-# Without the range a weight w > 1 let some fits' ω run away (n = 10, w = 1.25, one MLP fit
-# 4480 → 35200 iterations, ω at 4·10⁵), and a range around a fixed start of 1 made the
-# iterations depend on the scale of v (MLP values x 0.01: 28686 iterations). The weights rank
-# the dual blocks, not the objective: the optimum does not move
+# order weights w (n ≤ 10, n ≥ 11): the interaction of S weighs w^|S| in K (the dual boxes of blocks
+# 1 and 2 become |λ| ≤ w^-|S|, the preconditioner (MᵀW²M + c²I)^{-1}), and the primal weight starts
+# at 4/std(v) and stays within 10x of it. Mean iterations to 1e-3 on the 2-core CPU, against w = 1
+# with a weight from 1 and unbounded (scratch runs): n = 8, 32 planted 1840 → 1458, 32 MLP 966 →
+# 938; n = 10, 32 planted 6188 → 3142, 32 MLP 3164 → 2734, to 1e-2 1424 → 1122; n = 12, 8 planted
+# 15848 → 8272, 8 CNN 10080 → 4104; n = 14, 2 planted 33408 → 23680; held out (seed 1, not used to
+# choose): n = 10, 32 MLP 3030 → 1816, 32 planted 6472 → 3186; n = 12, 8 CNN 8528 → 3896, 8 planted
+# 15840 → 7480. Larger w took fewer iterations on planted values and more on network values (n = 10,
+# w = 1.25: 3160 and 3076); w = 1.35 left some fits 3-4x slower at n = 12 and 14. Without the range
+# a weight w > 1 let some fits' ω run away (n = 10, w = 1.25, one MLP fit 4480 → 35200 iterations, ω
+# at 4·10⁵), and a range around a fixed start of 1 made the iterations depend on the scale of v (MLP
+# values x 0.01: 28686 iterations). The weights rank the dual blocks, not the objective: the optimum
+# does not move
 ORDER_WEIGHT = (1.2, 1.25)
 _OMEGA_SCALE = 4.0
 _OMEGA_RANGE = 10.0
