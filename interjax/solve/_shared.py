@@ -231,8 +231,8 @@ def fit_shared_and_or(
       gamma_ratio: bound ``b`` of the model-specific splits, ``b = gamma_ratio · mean_k
         |v_k(N) - v_k(∅)|`` (our default; with 0 every model uses one split γ̄).
       solver: a :class:`PDHG` (its ``tol``, ``max_iters``, ``check_every``; the joint problem
-        iterates in the values' dtype on one lane, so ``iterate_dtype`` must be ``None`` and
-        ``lanes`` has no effect). The flat ``tol=``, ``max_iters=``, ``check_every=`` of earlier
+        iterates in the values' dtype on one lane and has no order weights, so
+        ``iterate_dtype`` and ``order_weight`` must be ``None``; ``lanes`` has no effect). The flat ``tol=``, ``max_iters=``, ``check_every=`` of earlier
         releases still work for one release, with a :class:`DeprecationWarning`.
       fold, eps: as in :func:`interjax.fit_and_or`.
 
@@ -264,6 +264,12 @@ def fit_shared_and_or(
         raise ValueError(
             "fit_shared_and_or iterates in the values' dtype: pass solver=ij.PDHG(...) with "
             f"iterate_dtype=None, got iterate_dtype={solver.iterate_dtype!r}"
+        )
+    if solver.order_weight is not None:
+        raise ValueError(
+            "fit_shared_and_or weighs every order alike (its joint problem has no order "
+            "weights): pass solver=ij.PDHG(...) with order_weight=None, got "
+            f"order_weight={solver.order_weight!r}"
         )
     vs = as_values(vs, "vs")
     if vs.ndim != 2:

@@ -79,6 +79,13 @@ class PDHG:
       lanes: fits run side by side (vmapped); a lane takes the next fit of the batch as soon as
         its own has converged, so a batch costs about ``Σ iterations / lanes``. Default
         :func:`default_lanes` (1 from n = 10 on CPU). Results do not depend on it.
+      order_weight: the weight ``w`` of an interaction's order in the iterations (the
+        interaction of ``S`` weighs ``w^|S|`` in the dual; docs/method.md §3). It never moves
+        the optimum or the certificate, only the iterations: the default (None: 1.2 up to
+        n = 10, 1.25 beyond) took 1.3-1.7x fewer iterations than 1.0 on values with few,
+        low-order interactions (network values, planted models; n = 10) and 2.7-4.3x more on
+        unstructured ones (Gaussian or heavy-tailed noise, saturated logits), where
+        ``order_weight=1.0`` is the quick choice.
       devices: how many of this process's devices a batch is dealt over, each running its own
         pool at the same time (fit ``i`` on device ``i mod D``); default all of them. On a CPU
         JAX has one device unless asked for more (``jax.config.update("jax_num_cpu_devices",
@@ -89,7 +96,7 @@ class PDHG:
       >>> import interjax as ij
       >>> ij.PDHG(tol=1e-2, iterate_dtype="float32")  # doctest: +NORMALIZE_WHITESPACE
       PDHG(tol=0.01, max_iters=50000, check_every=64, iterate_dtype='float32', lanes=None,
-           devices=None)
+           order_weight=None, devices=None)
       >>> ij.PDHG(tol=0.0)
       Traceback (most recent call last):
       ...
@@ -101,6 +108,7 @@ class PDHG:
     check_every: int = 64
     iterate_dtype: Any = None
     lanes: int | None = None
+    order_weight: float | None = None
     devices: int | None = None
 
     def __post_init__(self):
@@ -117,6 +125,12 @@ class PDHG:
         if self.lanes is not None:
             lanes = check_int("lanes", self.lanes, what="fits run side by side, or None")
             _set(self, lanes=lanes)
+        if self.order_weight is not None:
+            what = "the weight of an interaction's order in the iterations, e.g. 1.0, or None"
+            weight = check_real(
+                "order_weight", self.order_weight, low=0.0, low_open=True, what=what
+            )
+            _set(self, order_weight=weight)
         if self.devices is not None:
             what = "local devices to deal a batch over, or None for all of them"
             _set(self, devices=check_int("devices", self.devices, what=what))
@@ -128,12 +142,13 @@ class PDHG:
             flat,
             tau,
             jax.local_devices()[: self.devices],
-            eta=step_size(n),
+            eta=step_size(n, weight=self.order_weight),
             tol=self.tol,
             max_iters=self.max_iters,
             check_every=self.check_every,
             iterate_dtype=self.iterate_dtype,
             lanes=default_lanes(n) if self.lanes is None else self.lanes,
+            order_weight=self.order_weight,
         )
         return p, r, objective, lower, iterations, _reasons(flat.shape[0], FitStatus.ITERATION_CAP)
 
@@ -278,6 +293,7 @@ def default_lanes(n: int) -> int:
         "restart_necessary",
         "mesh",
         "paired",
+        "order_weight",
     ),
 )
 def _solve_optimal(
@@ -294,13 +310,14 @@ def _solve_optimal(
     restart_necessary=RESTART_NECESSARY,
     mesh=None,
     paired=None,
+    order_weight=None,
 ):
     """The fits ``(B, 2**n)`` on one pool of ``lanes``, or with ``mesh`` (D local devices on its
     one axis, ``B`` a multiple of D) on one pool per device, each over its contiguous block of
     ``B / D`` fits. A fit's iterations do not depend on the pool it runs in."""
 
     def build(data):
-        return and_or_problem(*data, iterate_dtype, box_weight, paired)
+        return and_or_problem(*data, iterate_dtype, box_weight, paired, order_weight)
 
     def solve(flat, tau):
         best_z, objective, lower, iterations = pdhg_solve_pool(
