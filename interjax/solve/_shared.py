@@ -232,8 +232,9 @@ def fit_shared_and_or(
         |v_k(N) - v_k(∅)|`` (our default; with 0 every model uses one split γ̄).
       solver: a :class:`PDHG` (its ``tol``, ``max_iters``, ``check_every``; the joint problem
         iterates in the values' dtype on one lane and has no order weights, so
-        ``iterate_dtype`` and ``order_weight`` must be ``None``; ``lanes`` has no effect). The flat ``tol=``, ``max_iters=``, ``check_every=`` of earlier
-        releases still work for one release, with a :class:`DeprecationWarning`.
+        ``iterate_dtype`` and ``order_weight`` must be ``None``; ``lanes`` has no effect).
+        The flat ``tol=``, ``max_iters=``, ``check_every=`` of earlier releases still work
+        for one release, with a :class:`DeprecationWarning`.
       fold, eps: as in :func:`interjax.fit_and_or`.
 
     Returns:
