@@ -50,6 +50,20 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[st
     return res
 
 
+def cpu_time_alternating(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict]:
+    """``repeats`` rounds calling every contender once in the same order, each call timed as
+    the process's CPU seconds (``cpu_s``: far less disturbed than wall time by the other jobs of
+    a shared machine) and wall seconds (``times_s``)."""
+    res = {name: {"cpu_s": [], "times_s": []} for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            res[name]["cpu_s"].append(time.process_time() - c0)
+            res[name]["times_s"].append(time.perf_counter() - t0)
+    return res
+
+
 def round_ratios(res: dict[str, dict], num: str, den: str) -> dict:
     """``num / den`` from the medians and the median of per-round ratios (same round)."""
     per_round = [a / b for a, b in zip(res[num]["times_s"], res[den]["times_s"], strict=True)]

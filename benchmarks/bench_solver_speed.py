@@ -33,7 +33,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, median, result_row, write_json  # noqa: E402
+from _common import cpu_time_alternating, machine_info, median, result_row, write_json  # noqa: E402
 
 import interjax as ij  # noqa: E402
 from interjax.solve._highs import solve_lp_highs  # noqa: E402
@@ -83,8 +83,6 @@ def bench_n(n, batch, highs, repeats, highs_limit):
         out["variants"][name] = {
             **kw,
             "first_call_s": first,
-            "times_s": [],
-            "cpu_s": [],
             "iterations": it.tolist(),
             "objective": obj.tolist(),
             "relative_gap": ((obj - low) / obj).tolist(),
@@ -94,16 +92,9 @@ def bench_n(n, batch, highs, repeats, highs_limit):
             f"max {it.max()}",
             flush=True,
         )
-    for _ in range(repeats):  # alternate, so both see the same load
-        for name, call in calls.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            call()
-            out["variants"][name]["cpu_s"].append(time.process_time() - c0)
-            out["variants"][name]["times_s"].append(time.perf_counter() - t0)
-    for r in out["variants"].values():
-        # CPU time of the process: far less disturbed than wall time by the other jobs of a
-        # shared machine (wall times are kept in the JSON)
-        r["per_fit_s"] = median(r["cpu_s"]) / batch
+    for name, timed in cpu_time_alternating(calls, repeats).items():  # the same load for both
+        r = out["variants"][name]
+        r.update(timed, per_fit_s=median(timed["cpu_s"]) / batch)  # wall times in the JSON too
         r["compile_s"] = max(r["first_call_s"] - median(r["times_s"]), 0.0)
     hs = []
     for i in range(min(highs, batch)):

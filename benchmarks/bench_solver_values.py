@@ -35,7 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, median, result_row, write_json  # noqa: E402
+from _common import cpu_time_alternating, machine_info, median, result_row, write_json  # noqa: E402
 from bench_solver import real_values  # noqa: E402
 from bench_solver_speed import planted_noisy  # noqa: E402
 
@@ -88,21 +88,14 @@ def bench_kind(kind, n, batch, highs, repeats):
         calls[name] = call
         out["contenders"][name] = {
             "first_call_s": time.perf_counter() - t0,
-            "cpu_s": [],
-            "times_s": [],
             "iterations": it.tolist(),
             "objective": obj.tolist(),
             "relative_gap": ((obj - low) / np.abs(obj)).tolist(),
         }
         print(f"  {kind} {name}: iterations mean {it.mean():.0f} max {it.max()}", flush=True)
-    for _ in range(repeats):  # alternate, so both see the same load
-        for name, call in calls.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            call()
-            out["contenders"][name]["cpu_s"].append(time.process_time() - c0)
-            out["contenders"][name]["times_s"].append(time.perf_counter() - t0)
-    for r in out["contenders"].values():
-        r["per_fit_s"] = median(r["cpu_s"]) / batch
+    for name, timed in cpu_time_alternating(calls, repeats).items():  # the same load for both
+        r = out["contenders"][name]
+        r.update(timed, per_fit_s=median(timed["cpu_s"]) / batch)
     tau = 0.02 * np.abs(np.asarray(v[:, -1] - v[:, 0]))
     out["highs"] = []
     for i in range(min(highs, batch)):
