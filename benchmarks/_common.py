@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 import interjax as ij
 
@@ -62,6 +63,19 @@ def cpu_time_alternating(fns: dict[str, Callable[[], Any]], repeats: int) -> dic
             res[name]["cpu_s"].append(time.process_time() - c0)
             res[name]["times_s"].append(time.perf_counter() - t0)
     return res
+
+
+def fit_quality(fits: dict, idx: list[int], optima) -> str:
+    """The worst certified gap of a solver's fits and their objective over HiGHS's optimum on
+    the fits ``idx`` HiGHS solved (``fits``: ``objective`` and ``relative_gap`` lists)."""
+    obj, gap = np.asarray(fits["objective"]), np.asarray(fits["relative_gap"])
+    worst = f"{(obj[idx] / np.asarray(optima)).max():.4f}" if idx else "-"
+    return f"max gap {gap.max():.1e}, objective / HiGHS optimum at most {worst}"
+
+
+def iteration_summary(fits: dict) -> str:
+    it = np.asarray(fits["iterations"])
+    return f"iterations mean {it.mean():.0f}, max {it.max()}"
 
 
 def round_ratios(res: dict[str, dict], num: str, den: str) -> dict:

@@ -35,7 +35,15 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_time_alternating, machine_info, median, result_row, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    cpu_time_alternating,
+    fit_quality,
+    iteration_summary,
+    machine_info,
+    median,
+    result_row,
+    write_json,
+)
 from bench_solver import real_values  # noqa: E402
 from bench_solver_speed import planted_noisy  # noqa: E402
 
@@ -115,13 +123,9 @@ def rows(results) -> list[dict]:
         opt = np.array([h["objective"] for h in run["highs"]])
 
         def q(r, idx=idx, opt=opt):
-            obj, gap = np.asarray(r["objective"]), np.asarray(r["relative_gap"])
-            worst = f"{(obj[idx] / opt).max():.4f}" if idx else "-"
-            return f"max gap {gap.max():.1e}, objective / HiGHS at most {worst}"
+            return fit_quality(r, idx, opt)
 
-        def its(r):
-            it = np.asarray(r["iterations"])
-            return f"iterations mean {it.mean():.0f}, max {it.max()}"
+        its = iteration_summary
 
         highs_s = median([h["cpu_s"] for h in run["highs"]])
         out.append(
