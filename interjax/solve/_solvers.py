@@ -84,8 +84,8 @@ class PDHG:
         the optimum or the certificate, only the iterations: the default (None: 1.2 up to
         n = 10, 1.25 beyond) took 1.3-1.7x fewer iterations than 1.0 on values with few,
         low-order interactions (network values, planted models; n = 10) and 2.7-4.3x more on
-        unstructured ones (Gaussian or heavy-tailed noise, saturated logits), where
-        ``order_weight=1.0`` is the quick choice.
+        unstructured ones (Gaussian or heavy-tailed noise, saturated logits; at n = 12 the
+        noise fits reached the iteration cap), where ``order_weight=1.0`` is the quick choice.
       devices: how many of this process's devices a batch is dealt over, each running its own
         pool at the same time (fit ``i`` on device ``i mod D``); default all of them. On a CPU
         JAX has one device unless asked for more (``jax.config.update("jax_num_cpu_devices",
