@@ -33,33 +33,37 @@ def median(xs: Sequence[float]) -> float | None:
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict]:
-    """First call of each contender, then ``repeats`` interleaved rounds.
+    """First call of each contender, then ``repeats`` interleaved rounds (:func:`timed_rounds`,
+    the order rotating from round to round).
 
     Returns per contender: ``first_call_s`` (compile + one run), ``times_s`` (every steady
-    repetition), ``median_s``, ``min_s`` and ``compile_s = first_call_s - median_s``.
+    repetition), ``cpu_s`` (the same repetitions in the process's CPU seconds), ``median_s``,
+    ``min_s`` and ``compile_s = first_call_s - median_s``.
     """
-    res = {name: {"first_call_s": call_seconds(fn), "times_s": []} for name, fn in fns.items()}
-    names = list(fns)
-    for r in range(repeats):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            res[name]["times_s"].append(call_seconds(fns[name]))
-    for r in res.values():
+    first = {name: call_seconds(fn) for name, fn in fns.items()}
+    res = timed_rounds(fns, repeats)
+    for name, r in res.items():
+        r["first_call_s"] = first[name]
         r["median_s"] = median(r["times_s"])
         r["min_s"] = float(min(r["times_s"])) if r["times_s"] else None
         r["compile_s"] = max(r["first_call_s"] - (r["median_s"] or 0.0), 0.0)
     return res
 
 
-def cpu_time_alternating(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict]:
-    """``repeats`` rounds calling every contender once in the same order, each call timed as
-    the process's CPU seconds (``cpu_s``: far less disturbed than wall time by the other jobs of
-    a shared machine) and wall seconds (``times_s``)."""
-    res = {name: {"cpu_s": [], "times_s": []} for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+def timed_rounds(
+    fns: dict[str, Callable[[], Any]], repeats: int, rotate: bool = True
+) -> dict[str, dict]:
+    """``repeats`` rounds calling every contender once (the order rotating from round to round,
+    or the same in every round with ``rotate=False``), each call timed in wall seconds
+    (``times_s``) and in the process's CPU seconds (``cpu_s``: far less disturbed than wall
+    time by the other jobs of a shared machine), waiting for JAX's asynchronous results."""
+    res = {name: {"times_s": [], "cpu_s": []} for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        k = r % len(names) if rotate else 0
+        for name in names[k:] + names[:k]:
             t0, c0 = time.perf_counter(), time.process_time()
-            fn()
+            jax.block_until_ready(fns[name]())
             res[name]["cpu_s"].append(time.process_time() - c0)
             res[name]["times_s"].append(time.perf_counter() - t0)
     return res

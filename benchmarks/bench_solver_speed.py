@@ -34,12 +34,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    cpu_time_alternating,
     fit_quality,
     iteration_summary,
     machine_info,
     median,
     result_row,
+    timed_rounds,
     write_json,
 )
 
@@ -100,7 +100,7 @@ def bench_n(n, batch, highs, repeats, highs_limit):
             f"max {it.max()}",
             flush=True,
         )
-    for name, timed in cpu_time_alternating(calls, repeats).items():  # the same load for both
+    for name, timed in timed_rounds(calls, repeats, rotate=False).items():  # the same load for both
         r = out["variants"][name]
         r.update(timed, per_fit_s=median(timed["cpu_s"]) / batch)  # wall times in the JSON too
         r["compile_s"] = max(r["first_call_s"] - median(r["times_s"]), 0.0)

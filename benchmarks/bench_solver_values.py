@@ -36,12 +36,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    cpu_time_alternating,
     fit_quality,
     iteration_summary,
     machine_info,
     median,
     result_row,
+    timed_rounds,
     write_json,
 )
 from bench_solver import real_values  # noqa: E402
@@ -101,7 +101,7 @@ def bench_kind(kind, n, batch, highs, repeats):
             "relative_gap": ((obj - low) / np.abs(obj)).tolist(),
         }
         print(f"  {kind} {name}: iterations mean {it.mean():.0f} max {it.max()}", flush=True)
-    for name, timed in cpu_time_alternating(calls, repeats).items():  # the same load for both
+    for name, timed in timed_rounds(calls, repeats, rotate=False).items():  # the same load for both
         r = out["contenders"][name]
         r.update(timed, per_fit_s=median(timed["cpu_s"]) / batch)
     tau = 0.02 * np.abs(np.asarray(v[:, -1] - v[:, 0]))
