@@ -1,11 +1,13 @@
-"""The certified solver on five kinds of values, with and without its order weights.
+"""The certified solver on five kinds of values: its probe against each order weight alone.
 
     python benchmarks/bench_solver_values.py [--n 10] [--batch 12] [--out DIR]
 
-The default order weight (``ij.PDHG()``: ``w = 1.2`` up to n = 10, docs/method.md §3) was chosen
-on values with few, low-order interactions. This benchmark puts it beside
-``ij.PDHG(order_weight=1.0)`` on those and on unstructured values, through ``ij.fit_and_or`` as a
-user calls it (``q_ratio`` 0.02, certified to a relative gap of 1e-3):
+The order weight of n (``w = 1.2`` up to n = 10, 1.25 beyond; docs/method.md §3) was chosen on
+values with few, low-order interactions and is slow on unstructured ones, where weight 1 is
+quick. The default ``ij.PDHG()`` probes both on each fit and keeps one. This benchmark puts it
+beside ``ij.PDHG(order_weight=w)`` for each weight alone, on those kinds of values and on
+unstructured ones, through ``ij.fit_and_or`` as a user calls it (``q_ratio`` 0.02, certified to
+a relative gap of 1e-3):
 
 * noisy planted: 12 AND and 12 OR terms plus 1% noise (``bench_solver_speed.planted_noisy``);
 * MLP: log-odds of the breast-cancer MLP on held-out samples (``bench_solver.real_values``);
@@ -15,9 +17,10 @@ user calls it (``q_ratio`` 0.02, certified to a relative gap of 1e-3):
   ``a ~ N(0, I)`` and ``b ~ 0.3·N(0, 1)`` per fit: a confident linear classifier's log-odds.
 
 Per kind: iterations (deterministic), CPU seconds per fit (process time, medians of alternating
-calls: the two contenders see the same load) and HiGHS interior point on the first ``--highs``
-fits, for the objective and its time. The ratio of a row is ``order_weight=1.0`` time over the
-default's: above 1 the default is quicker.
+calls: the contenders see the same load) and HiGHS interior point on the first ``--highs``
+fits, for the objective and its time. Two rows per kind, the default against each weight alone:
+the ratio is the weight's time over the default's, above 1 the default is quicker. Results go
+to ``bench_solver_values.json`` (n = 10) or ``bench_solver_values_n{n}.json``.
 """
 
 from __future__ import annotations
@@ -49,8 +52,17 @@ from bench_solver_speed import planted_noisy  # noqa: E402
 
 import interjax as ij  # noqa: E402
 from interjax.solve._highs import solve_lp_highs  # noqa: E402
+from interjax.solve._pdhg import order_weight  # noqa: E402
 
-CONTENDERS = {"default": ij.PDHG(), "order_weight=1.0": ij.PDHG(order_weight=1.0)}
+
+def contenders(n: int) -> dict:
+    """The default (the probe) and each of its two order weights alone."""
+    w = order_weight(n)
+    return {
+        "default": ij.PDHG(),
+        f"order_weight={w}": ij.PDHG(order_weight=w),
+        "order_weight=1.0": ij.PDHG(order_weight=1.0),
+    }
 
 
 def saturated_logits(rng, n: int, batch: int) -> np.ndarray:
@@ -85,7 +97,7 @@ def bench_kind(kind, n, batch, highs, repeats):
     v = jnp.asarray(values(kind, n, batch))
     out = {"kind": kind, "n": n, "batch": batch, "contenders": {}}
     calls = {}
-    for name, solver in CONTENDERS.items():
+    for name, solver in contenders(n).items():
 
         def call(solver=solver):
             fit = ij.fit_and_or(v, q_ratio=0.02, solver=solver)
@@ -101,7 +113,7 @@ def bench_kind(kind, n, batch, highs, repeats):
             "relative_gap": ((obj - low) / np.abs(obj)).tolist(),
         }
         print(f"  {kind} {name}: iterations mean {it.mean():.0f} max {it.max()}", flush=True)
-    for name, timed in timed_rounds(calls, repeats, rotate=False).items():  # the same load for both
+    for name, timed in timed_rounds(calls, repeats, rotate=False).items():  # the same load for all
         r = out["contenders"][name]
         r.update(timed, per_fit_s=median(timed["cpu_s"]) / batch)
     tau = 0.02 * np.abs(np.asarray(v[:, -1] - v[:, 0]))
@@ -118,7 +130,7 @@ def bench_kind(kind, n, batch, highs, repeats):
 def rows(results) -> list[dict]:
     out = []
     for run in results["runs"]:
-        d, flat = run["contenders"]["default"], run["contenders"]["order_weight=1.0"]
+        d = run["contenders"]["default"]
         idx = [h["sample"] for h in run["highs"]]
         opt = np.array([h["objective"] for h in run["highs"]])
 
@@ -126,21 +138,24 @@ def rows(results) -> list[dict]:
             return fit_quality(r, idx, opt)
 
         its = iteration_summary
-
         highs_s = median([h["cpu_s"] for h in run["highs"]])
-        out.append(
-            result_row(
-                "certified AND-OR fit by kind of values: default order weight vs 1.0",
-                f"{run['kind']}, n={run['n']}, {run['batch']} fits",
-                d["per_fit_s"],
-                peer="ij.PDHG(order_weight=1.0)",
-                peer_s=flat["per_fit_s"],
-                quality=f"default: {q(d)}; 1.0: {q(flat)}",
-                note=f"CPU seconds per fit, medians of {len(d['cpu_s'])} alternating calls; "
-                f"default: {its(d)}; 1.0: {its(flat)}; HiGHS ipm {highs_s:.3g} s per fit "
-                f"(median of {len(idx)})",
+        for name, peer in run["contenders"].items():
+            if name == "default":
+                continue
+            out.append(
+                result_row(
+                    "certified AND-OR fit by kind of values: the default's probe vs one order "
+                    "weight",
+                    f"{run['kind']}, n={run['n']}, {run['batch']} fits",
+                    d["per_fit_s"],
+                    peer=f"ij.PDHG({name})",
+                    peer_s=peer["per_fit_s"],
+                    quality=f"default: {q(d)}; {name}: {q(peer)}",
+                    note=f"CPU seconds per fit, medians of {len(d['cpu_s'])} alternating calls; "
+                    f"default: {its(d)}; {name}: {its(peer)}; HiGHS ipm {highs_s:.3g} s per fit "
+                    f"(median of {len(idx)})",
+                )
             )
-        )
     return out
 
 
@@ -158,7 +173,8 @@ def main(argv=None):
     for kind in a.kinds:
         results["runs"].append(bench_kind(kind, a.n, a.batch, a.highs, a.repeats))
         results["rows"] = rows(results)
-        write_json(a.out / "bench_solver_values.json", results)
+        name = "bench_solver_values" + ("" if a.n == 10 else f"_n{a.n}")
+        write_json(a.out / f"{name}.json", results)
 
 
 if __name__ == "__main__":

@@ -113,47 +113,61 @@ class Operators:
         return jnp.stack([mt[..., 0, :], _or_T_from(mt[..., 1, :], lam[..., 1, :1])], axis=-2)
 
     def gram_inverse_pair(
-        self, g: jax.Array, shift: float = 1.0, stacked: bool = True, weight: float = 1.0
+        self,
+        g: jax.Array,
+        shift: float = 1.0,
+        stacked: bool = True,
+        weight: float = 1.0,
+        factors=None,
     ):
         """``(gram_inverse(g₀), gram_inverse_reversed(g₁))`` for ``g`` of shape
         ``(..., 2, 2**n)``, in one set of rotation passes (or one by one)."""
+        if factors is None:
+            factors = self.gram_factors(weight, shift)
         if not stacked:
             return jnp.stack(
                 [
-                    self.gram_inverse(g[..., 0, :], shift, weight),
-                    self.gram_inverse_reversed(g[..., 1, :], shift, weight),
+                    self.gram_inverse(g[..., 0, :], factors=factors),
+                    self.gram_inverse_reversed(g[..., 1, :], factors=factors),
                 ],
                 axis=-2,
             )
         h = jnp.stack([g[..., 0, :], jnp.flip(g[..., 1, :], -1)], axis=-2)
-        h = self.gram_inverse(h, shift, weight)
+        h = self.gram_inverse(h, factors=factors)
         return jnp.stack([h[..., 0, :], jnp.flip(h[..., 1, :], -1)], axis=-2)
 
-    def gram_inverse(self, p: jax.Array, shift: float = 1.0, weight: float = 1.0) -> jax.Array:
+    def gram_inverse(
+        self, p: jax.Array, shift: float = 1.0, weight: float = 1.0, factors=None
+    ) -> jax.Array:
         """``(MᵀW²M + shift·I)^{-1} p`` in O(n·2^n), with ``W = diag(weight^|S|)`` weighing the
-        interaction of ``S`` (default 1: ``(MᵀM + shift·I)^{-1}``)."""
-        u, ut, eigs = self._gram(float(weight))
-        scale = jnp.asarray(1.0 / (eigs + shift), p.dtype)
-        return _rotate(scale * _rotate(p, self.n, ut), self.n, u)
+        interaction of ``S`` (default 1: ``(MᵀM + shift·I)^{-1}``); ``factors`` (from
+        :meth:`gram_factors`, may be traced) replace ``shift`` and ``weight``."""
+        u, ut, scale = self.gram_factors(weight, shift) if factors is None else factors
+        return _rotate(jnp.asarray(scale, p.dtype) * _rotate(p, self.n, ut), self.n, u)
 
     def gram_inverse_reversed(
-        self, r: jax.Array, shift: float = 1.0, weight: float = 1.0
+        self, r: jax.Array, shift: float = 1.0, weight: float = 1.0, factors=None
     ) -> jax.Array:
         """``(RMᵀW²MR + shift·I)^{-1} r``: the same Gram for ``M∘R`` (R reverses bit order);
         ``O`` is ``-M∘R`` up to its ∅ entry, so this is a near-inverse of ``OᵀW²O + I``."""
-        return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift, weight), -1)
+        return jnp.flip(self.gram_inverse(jnp.flip(r, -1), shift, weight, factors), -1)
 
-    def _gram(self, weight: float):
-        """``MᵀW²M = ⊗ᵢ M₁ᵀ diag(1, w²) M₁ = ⊗ᵢ [[1 + w², -w²], [-w², w²]]``: a Kronecker
-        product, diagonal in the basis ``⊗ᵢ U₁`` of the 2×2 factor's eigenvectors, where its
-        eigenvalue at index ``S`` is ``e₁^|S| e₀^(n-|S|)`` (bit 0 → first, 1 → second)."""
+    def gram_factors(self, weight: float = 1.0, shift: float = 1.0):
+        """``(U₁, U₁ᵀ, 1 / (eigenvalues + shift))`` of ``(MᵀW²M + shift·I)^{-1} = U diag Uᵀ``
+        (``U = ⊗ᵢ U₁``; the 2×2 factors as nested lists of floats, which keep the dtype of the
+        vectors they rotate). ``MᵀW²M = ⊗ᵢ M₁ᵀ diag(1, w²) M₁ = ⊗ᵢ [[1 + w², -w²],
+        [-w², w²]]`` is a Kronecker product, diagonal in the basis ``⊗ᵢ U₁`` of the 2×2
+        factor's eigenvectors, where its eigenvalue at index ``S`` is ``e₁^|S| e₀^(n-|S|)``
+        (bit 0 → first, 1 → second)."""
+        weight = float(weight)
         if weight not in self._grams:
             w2 = weight * weight
             eigvals, eigvecs = np.linalg.eigh(np.array([[1.0 + w2, -w2], [-w2, w2]]))
             k = orders(self.n)
             eigs = eigvals[1] ** k * eigvals[0] ** (self.n - k)
             self._grams[weight] = (eigvecs.tolist(), eigvecs.T.tolist(), eigs)
-        return self._grams[weight]
+        u, ut, eigs = self._grams[weight]
+        return u, ut, 1.0 / (eigs + float(shift))
 
 
 @cached("solve.operators")

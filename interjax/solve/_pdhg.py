@@ -70,12 +70,14 @@ from interjax.solve._operators import Operators, operators
 
 __all__ = [
     "PDHGState",
+    "Probe",
     "Problem",
     "and_or_problem",
     "dual_bound",
     "non_finite",
     "operator_step",
     "order_weight",
+    "order_weight_probe",
     "pdhg_init",
     "pdhg_solve",
     "pdhg_solve_pool",
@@ -115,6 +117,21 @@ BOX_WEIGHT = 0.5
 # values x 0.01: 28686 iterations). The weights rank the dual blocks, not the objective: the optimum
 # does not move
 ORDER_WEIGHT = (1.2, 1.25)
+# the probe between the order weight and 1 (order_weight_probe): the order weight runs 4 checks
+# (256 iterations), then weight 1 as many from its own start, and weight 1 goes on if its gap is
+# below 1/1.25 of the order weight's. The order weight took 1.3-2.5x fewer iterations than 1 on
+# values with few, low-order interactions (network values, planted models) and 2.4-4.3x more on
+# unstructured ones (Gaussian or heavy-tailed noise, saturated logits), where at n = 12 it
+# reached a 40k cap (every Gaussian-noise fit, 4 of 8 saturated-logit fits) that weight 1 met
+# in 8-29k; the gaps at equal counts tell them apart. Chosen on the gap histories of both arms
+# (2-core CPU, scratch runs, 1e-3 and 1e-2, n = 10: 32 planted, 32 MLP, 12 each Gaussian,
+# Student-t and saturated; n = 12: 8 of each but Student-t): the mean iterations stayed within
+# 1.26x of the better weight for every kind (1.25x on planted values at n = 10 and 1e-2, 1.23x at
+# n = 12 and 1e-3), where the order weight alone took up to 3.4x (Gaussian noise, n = 10) or
+# capped, and weight 1 alone 2.4x (network values, n = 12). 2 or 3 checks, ratios 1, 1.5, 2 and
+# comparing at every check instead of the last did no better (up to 1.30x)
+PROBE_CHECKS = 4
+PROBE_RATIO = 1.25
 _OMEGA_SCALE = 4.0
 _OMEGA_RANGE = 10.0
 # up to this n the PDHG step applies M and O (and their transposes and Gram inverses) as one
@@ -324,8 +341,44 @@ def pdhg_solve(
     )
 
 
+class Probe(NamedTuple):
+    """The probe of :func:`pdhg_solve_pool` between two variants of each problem (``arm`` 0
+    and 1): arm 0 runs ``checks`` checks, then arm 1 as many from its own start; arm 1 goes
+    on if its gap is below ``1 / ratio`` of arm 0's at the same count, else arm 0 resumes
+    where it stopped. ``eta`` holds each arm's step and ``weights`` what tells the arms apart
+    (for :func:`and_or_problem`, their order weights). The arms must share their start (the
+    same ``z₀``, ``λ₀``, primal weight and certificate there, as the order weights do): arm 1
+    starts from arm 0's initial state."""
+
+    checks: int
+    ratio: float
+    eta: tuple[float, float]
+    weights: tuple[float, float] = (1.0, 1.0)
+
+
+class _ProbeLane(NamedTuple):
+    """A pool lane with a probe: the running arm's state and the other arm's, kept to resume."""
+
+    state: PDHGState  # the running arm
+    saved: PDHGState  # the start until the probe, then arm 0's state while arm 1 is probed
+    arm: jax.Array  # int32: the running arm
+    phase: jax.Array  # int32: 0 arm 0's first checks, 1 arm 1's probe, 2 decided
+    saved_gap: jax.Array  # arm 0's gap when the probe started
+    spent: jax.Array  # iterations of the arm that was dropped
+
+
+def _merge_best(state: PDHGState, other: PDHGState) -> PDHGState:
+    """``state`` with the better of both certificates: every arm certifies the same problem."""
+    better = other.best_objective < state.best_objective
+    return state._replace(
+        best_z=_tmap(lambda a, b: jnp.where(better, a, b), other.best_z, state.best_z),
+        best_objective=jnp.minimum(state.best_objective, other.best_objective),
+        best_lower=jnp.maximum(state.best_lower, other.best_lower),
+    )
+
+
 def pdhg_solve_pool(
-    build: Callable[[Any], tuple[Problem, Any, Any]],
+    build: Callable[..., tuple[Problem, Any, Any]],
     data: Any,
     *,
     eta: float,
@@ -335,6 +388,7 @@ def pdhg_solve_pool(
     check_every: int = 64,
     tail_lanes: int | None = None,
     restart_necessary: float = RESTART_NECESSARY,
+    probe: Probe | None = None,
 ) -> tuple[Any, jax.Array, jax.Array, jax.Array]:
     """Solve ``P`` independent problems on a pool of ``lanes`` vmapped solver lanes.
 
@@ -348,6 +402,11 @@ def pdhg_solve_pool(
     busy. A lane's iterates never see another lane's: each problem takes the iterations it would
     take alone.
 
+    With a :class:`Probe`, ``build(data_i, arm)`` gives two variants of each problem (``arm``
+    0 or 1, traced) and each lane probes them (see :class:`Probe`); the best certificate of
+    both arms is kept, ``max_iters`` caps the iterations of both together, and the iterations
+    returned count both.
+
     Args:
       build: ``data_i -> (problem, z0, λ0)`` for one problem (traced under vmap).
       data: pytree whose leaves have a leading axis ``P`` (e.g. ``(v, τ)``).
@@ -360,35 +419,103 @@ def pdhg_solve_pool(
     lanes = max(1, min(lanes, num))
     tail = lanes // 8 if tail_lanes is None else min(tail_lanes, lanes)
 
-    def init_lane(i):
-        problem, z, lam = build(_tmap(lambda a: a[i], data))
-        return pdhg_init(problem, z, lam)
+    def row(i):
+        return _tmap(lambda a: a[i], data)
 
-    def update_lane(i, state):
-        problem, _, _ = build(_tmap(lambda a: a[i], data))
-        return pdhg_update(problem, state, eta, check_every, restart_necessary)
+    if probe is None:
+
+        def init_lane(i):
+            problem, z, lam = build(row(i))
+            return pdhg_init(problem, z, lam)
+
+        def update_lane(i, state):
+            problem, _, _ = build(row(i))
+            return pdhg_update(problem, state, eta, check_every, restart_necessary)
+
+        def fit_of(state):
+            return state, state.iteration
+
+        def decide(states, stop, lane_index):
+            return states
+
+    else:
+        probe_iters = probe.checks * check_every
+        etas = jnp.asarray(probe.eta)
+
+        def init_lane(i):
+            problem, z, lam = build(row(i), 0)
+            state = pdhg_init(problem, z, lam)
+            zero = jnp.zeros((), jnp.int32)
+            return _ProbeLane(state, state, zero, zero, state.best_objective, zero)
+
+        def update_lane(i, lane):
+            problem, _, _ = build(row(i), lane.arm)
+            state = pdhg_update(problem, lane.state, etas[lane.arm], check_every, restart_necessary)
+            return lane._replace(state=state)
+
+        def fit_of(lane):
+            # during the probe the certificate is the better of both arms'
+            probing = lane.phase == 1
+            merged = _pick(probing, jax.vmap(_merge_best)(lane.state, lane.saved), lane.state)
+            return merged, lane.state.iteration + lane.spent + jnp.where(
+                probing, lane.saved.iteration, 0
+            )
+
+        def decide(lanes_, stop, lane_index):
+            # a lane whose arm has run its probe checks: start arm 1 (phase 0), or keep the
+            # arm that is ahead at equal count (phase 1)
+            state, phase = lanes_.state, lanes_.phase
+            gap = relative_gap(state.best_objective, state.best_lower)
+            due = ~stop & (state.iteration >= probe_iters)
+            start = due & (phase == 0)
+            end = due & (phase == 1)
+            lane_index = jnp.minimum(lane_index, num - 1)
+
+            def start_probe(lanes_):
+                # arm 1 starts where arm 0 started: ``saved`` holds that start until now
+                return lanes_._replace(
+                    state=_pick(start, lanes_.saved, lanes_.state),
+                    saved=_pick(start, lanes_.state, lanes_.saved),
+                    arm=jnp.where(start, 1, lanes_.arm),
+                    phase=jnp.where(start, 1, lanes_.phase),
+                    saved_gap=jnp.where(start, gap, lanes_.saved_gap),
+                )
+
+            def end_probe(lanes_):
+                keep = gap * probe.ratio < lanes_.saved_gap  # arm 1 is ahead at equal count
+                back = end & ~keep
+                chosen = _pick(back, lanes_.saved, lanes_.state)
+                other = _pick(back, lanes_.state, lanes_.saved)
+                dropped = jnp.where(back, lanes_.state.iteration, lanes_.saved.iteration)
+                return lanes_._replace(
+                    state=_pick(end, jax.vmap(_merge_best)(chosen, other), lanes_.state),
+                    arm=jnp.where(back, 0, lanes_.arm),
+                    phase=jnp.where(end, 2, lanes_.phase),
+                    spent=jnp.where(end, lanes_.spent + dropped, lanes_.spent),
+                )
+
+            lanes_ = jax.lax.cond(start.any(), start_probe, lambda x: x, lanes_)
+            return jax.lax.cond(end.any(), end_probe, lambda x: x, lanes_)
 
     def body(carry):
         states, lane_index, next_problem, results, finished_count = carry
         states = jax.vmap(update_lane)(jnp.minimum(lane_index, num - 1), states)
-        gap = relative_gap(states.best_objective, states.best_lower)
-        broken = non_finite(states.best_objective, states.best_lower)
-        stop = (gap <= tol) | (states.iteration >= max_iters) | broken
+        state, iterations = fit_of(states)
+        gap = relative_gap(state.best_objective, state.best_lower)
+        broken = non_finite(state.best_objective, state.best_lower)
+        stop = (gap <= tol) | (iterations >= max_iters) | broken
         finished = stop & (lane_index < num)
         out = jnp.where(finished, lane_index, num)  # index num: dropped
-        got = (states.best_z, states.best_objective, states.best_lower, states.iteration)
+        got = (state.best_z, state.best_objective, state.best_lower, iterations)
         results = _tmap(lambda r, g: r.at[out].set(g, mode="drop"), results, got)
+        states = decide(states, stop, lane_index)
         fresh_index = jnp.where(
             finished, jnp.minimum(next_problem + jnp.cumsum(finished) - 1, num), lane_index
         )
 
         def refill(states):
             fresh = jax.vmap(init_lane)(jnp.minimum(fresh_index, num - 1))
-
-            def pick(f, s):
-                return jnp.where(finished.reshape(-1, *([1] * (s.ndim - 1))), f, s)
-
-            return _tmap(pick, fresh, states)
+            return _pick(finished, fresh, states)
 
         states = jax.lax.cond(finished.any(), refill, lambda s: s, states)
         count = finished.sum()
@@ -400,11 +527,12 @@ def pdhg_solve_pool(
         return (finished_count < num) & ((next_problem < num) | (busy > width))
 
     states = jax.vmap(init_lane)(jnp.arange(lanes))
+    first, _ = fit_of(states)
     results = (
-        _tmap(lambda a: jnp.zeros((num, *a.shape[1:]), a.dtype), states.best_z),
-        jnp.zeros((num,), states.best_objective.dtype),
-        jnp.zeros((num,), states.best_lower.dtype),
-        jnp.zeros((num,), states.iteration.dtype),
+        _tmap(lambda a: jnp.zeros((num, *a.shape[1:]), a.dtype), first.best_z),
+        jnp.zeros((num,), first.best_objective.dtype),
+        jnp.zeros((num,), first.best_lower.dtype),
+        jnp.zeros((num,), first.iteration.dtype),
     )
     carry = (states, jnp.arange(lanes), jnp.asarray(lanes), results, jnp.asarray(0))
     if 0 < tail < lanes:
@@ -419,6 +547,11 @@ def pdhg_solve_pool(
             finished_count,
         )
     return jax.lax.while_loop(lambda c: c[-1] < num, body, carry)[3]
+
+
+def _pick(mask, a, b):
+    """``a`` where ``mask`` (one entry per lane, the leading axis), else ``b``, leaf by leaf."""
+    return _tmap(lambda x, y: jnp.where(mask.reshape(-1, *([1] * (x.ndim - 1))), x, y), a, b)
 
 
 # -- the single-model AND-OR problem ---------------------------------------------------------
@@ -446,7 +579,8 @@ def and_or_problem(
     iterate_dtype=None,
     box_weight: float = BOX_WEIGHT,
     paired: bool | None = None,
-    weight: float | None = None,
+    weight: float | tuple[float, float] | None = None,
+    arm: Any = None,
 ) -> tuple[Problem, jax.Array, jax.Array]:
     """The problem of one value vector, with its start ``p = r = v/2`` (γ = q = 0), λ = 0.
 
@@ -463,17 +597,29 @@ def and_or_problem(
     (twice the memory bandwidth) while the certificate is still computed in ``v``'s dtype from
     the iterates, so the gap it reports stays a valid bound. ``paired`` (default: ``n ≤
     PAIRED_MAX_N``) applies ``M`` and ``O`` as one stacked butterfly: the same arithmetic, so
-    only rounding (from XLA's fusion) can differ.
+    only rounding (from XLA's fusion) can differ. With ``weight`` a pair ``(w₀, w₁)``, ``arm``
+    (0 or 1, may be traced: a lane of :func:`pdhg_solve_pool`'s probe) picks the one the
+    iterations use; the constants of both are in the program and selected, not recomputed.
     """
     n = num_players_of(v.shape[-1])
     op = operators(n)
     low_order = orders(n) < n / 2  # rows whose excess spreads less in r than in p
     c, csq = float(box_weight), float(box_weight) ** 2
-    w = order_weight(n) if weight is None else float(weight)
     v_full, tau_full = v, tau
     dt = v.dtype if iterate_dtype is None else jnp.dtype(iterate_dtype)
     v, tau = v.astype(dt), jnp.asarray(tau).astype(dt)
-    ow = jnp.asarray(w ** orders(n).astype(np.float64), dt)  # W: w^|S| at each coalition S
+    weights = tuple(weight) if isinstance(weight, tuple) else (weight,)
+    weights = tuple(order_weight(n) if w is None else float(w) for w in weights)
+    if (arm is None) != (len(weights) == 1):
+        raise ValueError("and_or_problem: pass arm with a pair of weights, and only then")
+    # W: w^|S| at each coalition S, and the Gram factors of (MᵀW²M + c²I)^{-1}, per weight
+    ows = [w ** orders(n).astype(np.float64) for w in weights]
+    grams = [op.gram_factors(w, csq) for w in weights]
+    if arm is None:
+        ow, gram = jnp.asarray(ows[0], dt), grams[0]
+    else:
+        ow = jnp.asarray(np.stack(ows), dt)[arm]
+        gram = tuple(jnp.asarray(np.stack(f), dt)[arm] for f in zip(*grams, strict=True))
     omega0 = _OMEGA_SCALE / jnp.std(v_full)  # ω where the iterations do not depend on v's scale
     omega0 = jnp.where(jnp.isfinite(omega0), omega0, 1.0)  # constant or non-finite v
 
@@ -486,7 +632,7 @@ def and_or_problem(
         return op.and_or_T(ow * lam[:2], stacked) + c * lam[2]
 
     def T(g):
-        return op.gram_inverse_pair(g, csq, stacked, w)
+        return op.gram_inverse_pair(g, stacked=stacked, factors=gram)
 
     def prox_dual(mu, sigma):
         l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, c * (v - tau), c * (v + tau))
@@ -552,16 +698,52 @@ _AND_OR_STEPS = {
     21: 0.5389628074564876,
     22: 0.5368271098683065,
 }
+# the same at order weight 1, the probe's other arm (order_weight_probe)
+_AND_OR_STEPS_UNWEIGHTED = {
+    1: 0.6693040586123686,
+    2: 0.5925890087630442,
+    3: 0.5576123816018029,
+    4: 0.5352496746331135,
+    5: 0.5184110288662717,
+    6: 0.5054490407038906,
+    7: 0.4950960211740414,
+    8: 0.4866669159608986,
+    9: 0.47970265961598363,
+    10: 0.47386944795812724,
+    11: 0.46896211046972175,
+    12: 0.4647904852010473,
+    13: 0.4612471619741677,
+    14: 0.45821283452817557,
+    15: 0.4556203935969893,
+    16: 0.4533908172898461,
+    17: 0.45147720875621977,
+    18: 0.4498244740513848,
+    19: 0.44839895646900246,
+    20: 0.4471614535275237,
+    21: 0.446087955700102,
+    22: 0.4451510599183422,
+}
 
 
 def step_size(n: int, box_weight: float = BOX_WEIGHT, weight: float | None = None) -> float:
     """The PDHG step ``η = 0.99 / ‖K T^{½}‖`` of the single-model problem at ``n`` players: from
-    the table above at the default box and order weights, else :func:`power_step_size`
-    (cached)."""
+    the tables above at the default box weight and the default order weight or 1, else
+    :func:`power_step_size` (cached)."""
     weight = order_weight(n) if weight is None else float(weight)
-    if float(box_weight) == BOX_WEIGHT and weight == order_weight(n) and n in _AND_OR_STEPS:
-        return _AND_OR_STEPS[n]
+    if float(box_weight) == BOX_WEIGHT:
+        table = _AND_OR_STEPS if weight == order_weight(n) else {}
+        table = _AND_OR_STEPS_UNWEIGHTED if weight == 1.0 else table
+        if n in table:
+            return table[n]
     return power_step_size(n, box_weight, weight)
+
+
+def order_weight_probe(n: int) -> Probe:
+    """The default solver's probe at ``n`` players (``PROBE_CHECKS``, ``PROBE_RATIO``): arm 0
+    the order weight :func:`order_weight`, arm 1 the weight 1."""
+    weights = (order_weight(n), 1.0)
+    eta = (step_size(n, weight=weights[0]), step_size(n, weight=weights[1]))
+    return Probe(PROBE_CHECKS, PROBE_RATIO, eta, weights)
 
 
 def power_step_size(n: int, box_weight: float = BOX_WEIGHT, weight: float | None = None) -> float:

@@ -1,20 +1,28 @@
 """The AND-OR extraction against an independent LP solver (HiGHS) and planted models."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import interjax as ij
+from interjax._core import num_players_of
 from interjax.solve._highs import solve_lp_highs
 from interjax.solve._operators import operators
 from interjax.solve._pdhg import (
+    PROBE_CHECKS,
+    PROBE_RATIO,
     and_or_problem,
+    order_weight,
+    order_weight_probe,
     pdhg_init,
     pdhg_solve,
     pdhg_solve_pool,
     pdhg_update,
     power_step_size,
+    relative_gap,
     step_size,
 )
 from interjax.solve._sgd import default_sgd, sgd_solve
@@ -141,6 +149,87 @@ def test_solver_pool_gives_each_fit_its_own_iterations(unpooled, lanes, tail_lan
     np.testing.assert_array_equal(got[3], want[3])
     for g, w in zip(got[:3], want[:3], strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+@functools.cache
+def _one_arm(w):
+    """Jitted start and check of the single-weight engine (one program per weight)."""
+
+    def start(v, tau):
+        return pdhg_init(*and_or_problem(v, tau, weight=w))
+
+    def update(state, v, tau):
+        problem, _, _ = and_or_problem(v, tau, weight=w)
+        return pdhg_update(problem, state, step_size(num_players_of(v.shape[-1]), weight=w))
+
+    return jax.jit(start), jax.jit(update)
+
+
+def probe_reference(v, tau, tol, max_iters, check_every=64):
+    """The probe between the order weight and weight 1 written out one fit at a time on the
+    host (independent of the pool): ``(iterations, objective, lower, arm kept)``."""
+    n = int(np.log2(v.shape[-1]))
+    runs = []
+    for w in (order_weight(n), 1.0):
+        start, update = _one_arm(w)
+        runs.append([start(v, tau), lambda s, update=update: update(s, v, tau)])
+
+    def gap(obj, low):
+        return float(relative_gap(jnp.asarray(obj), jnp.asarray(low)))
+
+    def best(*states):
+        return min(float(s.best_objective) for s in states), max(
+            float(s.best_lower) for s in states
+        )
+
+    done = 0
+    for arm in (0, 1):  # each arm's probe checks, arm 0 first
+        for _ in range(PROBE_CHECKS):
+            runs[arm][0] = runs[arm][1](runs[arm][0])
+            done += check_every
+            obj, low = best(*(r[0] for r in runs[: arm + 1]))
+            if gap(obj, low) <= tol or done >= max_iters:
+                return done, obj, low, arm
+    own = [gap(s.best_objective, s.best_lower) for s, _ in runs]  # each arm's own certificate
+    keep = 1 if own[1] * PROBE_RATIO < own[0] else 0
+    obj, low = best(runs[0][0], runs[1][0])
+    state, update = runs[keep]
+    while gap(obj, low) > tol and done < max_iters:
+        state = update(state)
+        done += check_every
+        obj, low = min(obj, float(state.best_objective)), max(low, float(state.best_lower))
+    return done, obj, low, keep
+
+
+@pytest.mark.parametrize(("lanes", "tail_lanes", "max_iters"), [(1, 0, 20_000), (4, 1, 1_024)])
+def test_order_weight_probe_is_the_rule_fit_by_fit(lanes, tail_lanes, max_iters):
+    """The default solver's probe in the pool (arms switched per lane, the best certificate of
+    both kept, the cap on both together) against the rule written out fit by fit: the same
+    iterations and certificates, and each arm kept on some fit (noise values and planted ones,
+    n = 6; with the low cap some fits stop during the probe)."""
+    rng = np.random.default_rng(5)
+    v = np.stack(
+        [rng.normal(size=SIZE) for _ in range(3)] + [planted(s, noise=0.05)[0] for s in range(4)]
+    )
+    tau = 0.02 * np.abs(v[:, -1] - v[:, 0])
+    want = [probe_reference(vi, ti, 1e-3, max_iters) for vi, ti in zip(v, tau, strict=True)]
+    got = pdhg_solve_pool(
+        lambda d, arm: and_or_problem(*d, weight=order_weight_probe(N_PLAYERS).weights, arm=arm),
+        (jnp.asarray(v), jnp.asarray(tau)),
+        eta=step_size(N_PLAYERS),
+        tol=1e-3,
+        max_iters=max_iters,
+        lanes=lanes,
+        tail_lanes=tail_lanes,
+        probe=order_weight_probe(N_PLAYERS),
+    )
+    np.testing.assert_array_equal(got[3], [w[0] for w in want])
+    np.testing.assert_allclose(got[1], [w[1] for w in want], rtol=1e-12)
+    np.testing.assert_allclose(got[2], [w[2] for w in want], rtol=1e-12)
+    if max_iters > 2 * PROBE_CHECKS * 64:
+        assert {w[3] for w in want} == {0, 1}  # both arms are kept somewhere
+    else:
+        assert (np.asarray(got[3]) == max_iters).any()
 
 
 def test_pool_width_does_not_change_fits(batch, fit):
@@ -453,7 +542,9 @@ def test_step_table_is_the_power_iteration(n):
     """The shipped steps are what the power iteration computes (a change of K or T that
     forgets the table fails here)."""
     assert step_size(n) == pytest.approx(power_step_size(n), rel=1e-12)
-    assert step_size(n, 1.0) == power_step_size(n, 1.0)  # other weights: computed
+    unweighted = step_size(n, weight=1.0)  # the probe's other arm: a table too
+    assert unweighted == pytest.approx(power_step_size(n, weight=1.0), rel=1e-12)
+    assert step_size(n, 1.0) == power_step_size(n, 1.0)  # other box weights: computed
 
 
 @pytest.mark.parametrize("n", [2, 5])
