@@ -31,7 +31,10 @@ Choices, made by measurement against HiGHS at n = 8 and 10 (planted models plus 
   ``(MᵀW²M + c²I)^{-1}``, still a Kronecker product; the primal weight starts at ``4/std(v)``
   (the iterations then do not depend on the scale of ``v``) and stays within 10x of it. To a
   1e-3 gap this took 3-49% fewer iterations at n = 8-10 and 48-59% fewer at n = 12 (the numbers
-  are at ``ORDER_WEIGHT``);
+  are at ``ORDER_WEIGHT``) on values with few, low-order interactions, and 2.4-4.3x more on
+  unstructured ones (noise, saturated logits; at n = 12 some never converged), so each fit
+  probes the order weight and weight 1 for 256 iterations each and goes on with the one whose
+  gap is clearly smaller (:class:`Probe`, ``PROBE_CHECKS``);
 * the box block weighted by ``c = 0.5`` (``K₃z = c(p + r)``, the preconditioner then
   ``(MᵀM + c²I)^{-1}``): a diagonal rescaling of one dual block, so the optimum does not move;
   against ``c = 1`` the iterations to a 1e-3 gap fell by 5% (n = 8), 13% (n = 10: mean 9.2k →
@@ -122,7 +125,7 @@ ORDER_WEIGHT = (1.2, 1.25)
 # below 1/1.25 of the order weight's. The order weight took 1.3-2.5x fewer iterations than 1 on
 # values with few, low-order interactions (network values, planted models) and 2.4-4.3x more on
 # unstructured ones (Gaussian or heavy-tailed noise, saturated logits), where at n = 12 it
-# reached a 40k cap (every Gaussian-noise fit, 4 of 8 saturated-logit fits) that weight 1 met
+# reached a 40k cap (every Gaussian-noise fit, 3 of 8 saturated-logit fits) that weight 1 met
 # in 8-29k; the gaps at equal counts tell them apart. Chosen on the gap histories of both arms
 # (2-core CPU, scratch runs, 1e-3 and 1e-2, n = 10: 32 planted, 32 MLP, 12 each Gaussian,
 # Student-t and saturated; n = 12: 8 of each but Student-t): the mean iterations stayed within

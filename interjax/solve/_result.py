@@ -20,8 +20,8 @@ class FitStatus(enum.IntEnum):
     * ``CONVERGED`` (0): the certified relative gap reached the solver's ``tol``.
     * ``ITERATION_CAP`` (1): the solver's budget ran out first (PDHG's ``max_iters``, SGD's
       ``num_steps``, HiGHS's ``time_limit``); the result is valid, its gap says how far it is.
-      For PDHG on unstructured values (noise-like, or saturated logits) try
-      ``ij.PDHG(order_weight=1.0)`` before a larger ``max_iters`` (docs/method.md §3).
+      PDHG's default already probes the order weight per fit (docs/method.md §3); with a
+      float ``order_weight`` set, try the default before a larger ``max_iters``.
     * ``NON_FINITE`` (2): a NaN or infinity appeared in the iterates or the certificate; do not
       trust the numbers (try ``iterate_dtype=None`` or rescale the values).
     * ``SOLVER_FAILED`` (3): HiGHS stopped for another reason (e.g. numerical trouble).
