@@ -356,7 +356,7 @@ class Probe(NamedTuple):
     checks: int
     ratio: float
     eta: tuple[float, float]
-    weights: tuple[float, float] = (1.0, 1.0)
+    weights: tuple[float, float]
 
 
 class _ProbeLane(NamedTuple):
@@ -438,7 +438,7 @@ def pdhg_solve_pool(
         def fit_of(state):
             return state, state.iteration
 
-        def decide(states, stop, lane_index):
+        def decide(states, stop):
             return states
 
     else:
@@ -464,7 +464,7 @@ def pdhg_solve_pool(
                 probing, lane.saved.iteration, 0
             )
 
-        def decide(lanes_, stop, lane_index):
+        def decide(lanes_, stop):
             # a lane whose arm has run its probe checks: start arm 1 (phase 0), or keep the
             # arm that is ahead at equal count (phase 1)
             state, phase = lanes_.state, lanes_.phase
@@ -472,7 +472,6 @@ def pdhg_solve_pool(
             due = ~stop & (state.iteration >= probe_iters)
             start = due & (phase == 0)
             end = due & (phase == 1)
-            lane_index = jnp.minimum(lane_index, num - 1)
 
             def start_probe(lanes_):
                 # arm 1 starts where arm 0 started: ``saved`` holds that start until now
@@ -511,7 +510,7 @@ def pdhg_solve_pool(
         out = jnp.where(finished, lane_index, num)  # index num: dropped
         got = (state.best_z, state.best_objective, state.best_lower, iterations)
         results = _tmap(lambda r, g: r.at[out].set(g, mode="drop"), results, got)
-        states = decide(states, stop, lane_index)
+        states = decide(states, stop)
         fresh_index = jnp.where(
             finished, jnp.minimum(next_problem + jnp.cumsum(finished) - 1, num), lane_index
         )
@@ -629,7 +628,6 @@ def and_or_problem(
 
     stacked = n <= PAIRED_MAX_N if paired is None else bool(paired)  # M and O as one butterfly
 
-    # W inside the butterflies: a scalar per pass (w = 1: none)
     def K(z):
         return jnp.concatenate([ow * op.and_or(z, stacked), c * (z[0] + z[1])[None]])
 
@@ -642,7 +640,7 @@ def and_or_problem(
     def prox_dual(mu, sigma):
         l3 = mu[2] - sigma * jnp.clip(mu[2] / sigma, c * (v - tau), c * (v + tau))
         # |λ| ≤ w^-|S| written with where: the same numbers as clip, whose array bounds XLA's
-        # CPU backend ran slower (n = 12: 155-171 µs an iteration instead of 128)
+        # CPU backend ran slower (n = 12, 2-core CPU: 140-149 µs an iteration instead of 122-124)
         lam12 = mu[:2]
         lam12 = jnp.where(jnp.abs(lam12) > inv_ow, jnp.sign(lam12) * inv_ow, lam12)
         return jnp.concatenate([lam12, l3[None]])
@@ -707,7 +705,7 @@ _AND_OR_STEPS = {
     21: 0.5389628074564876,
     22: 0.5368271098683065,
 }
-# the same at order weight 1, the probe's other arm (order_weight_probe)
+# the same at order weight 1, the probe's other arm (order_weight_probe), computed the same way
 _AND_OR_STEPS_UNWEIGHTED = {
     1: 0.6693040586123686,
     2: 0.5925890087630442,

@@ -88,9 +88,9 @@ class PDHG:
         (Gaussian or heavy-tailed noise, saturated logits; at n = 12 it left such fits at the
         iteration cap). The default (None) probes both on each fit: 256 iterations with the
         weight of n, 256 with 1.0, and the one with the clearly smaller gap goes on (the
-        other's iterations count too, about 5-30% more than the better weight alone). A float
-        runs that weight alone: the weight of n on values known to be network-like, 1.0 on
-        noise.
+        other's iterations count too: in the benchmarks 2-40% more than the better weight
+        alone; a fit the probe misjudges can still reach ``max_iters``). A float runs that
+        weight alone: the weight of n on values known to be network-like, 1.0 on noise.
       devices: how many of this process's devices a batch is dealt over, each running its own
         pool at the same time (fit ``i`` on device ``i mod D``); default all of them. On a CPU
         JAX has one device unless asked for more (``jax.config.update("jax_num_cpu_devices",
