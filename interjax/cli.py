@@ -700,6 +700,10 @@ def ctrl_c_raises():
     a checkpoint read was lost (the run went on to the end). Any other handler is kept by
     asyncio, so this one, which raises at once, is.
 
+    A KeyboardInterrupt raised where Python only reports exceptions (a gc callback, as JAX
+    registers one; a ``__del__``) is delivered again to the main code, not lost: CI once saw
+    Ctrl-C land in JAX's gc callback and the analysis run to its end.
+
     Example:
       >>> import signal
       >>> before = signal.getsignal(signal.SIGINT)
@@ -709,6 +713,7 @@ def ctrl_c_raises():
       >>> signal.getsignal(signal.SIGINT) is before  # restored after the block
       True
     """
+    import _thread
     import signal
     import threading
 
@@ -716,14 +721,30 @@ def ctrl_c_raises():
         yield  # signals reach the main thread only
         return
 
+    received = threading.Event()
+
     def raise_interrupt(signum, frame):
+        received.set()
         raise KeyboardInterrupt
 
+    def deliver_again_if_lost(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # raised inside a callback whose exceptions Python only reports (a gc callback such as
+            # JAX's, a __del__): lost there. Sent again a moment later, once this hook has
+            # returned (sent now, it would be raised in the hook and lost again)
+            threading.Timer(0.01, _thread.interrupt_main).start()
+        else:
+            hook_before(unraisable)
+
     before = signal.signal(signal.SIGINT, raise_interrupt)
+    hook_before, sys.unraisablehook = sys.unraisablehook, deliver_again_if_lost
     try:
         yield
+        if received.is_set():  # swallowed somewhere all the same: the block still ends as Ctrl-C
+            raise KeyboardInterrupt
     finally:
         signal.signal(signal.SIGINT, before)
+        sys.unraisablehook = hook_before
 
 
 def _stopped(err: BaseException, rc: int) -> int:

@@ -182,6 +182,54 @@ def test_ctrl_c_in_an_event_loop_is_not_lost():
         signal.signal(signal.SIGINT, before)
 
 
+def test_ctrl_c_swallowed_in_the_block_still_ends_it():
+    """A Ctrl-C that code inside the block caught and dropped (as a library's ``except
+    BaseException`` might) still ends the block: the command exits 130, not 0."""
+    from interjax.cli import ctrl_c_raises
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+class _SendsCtrlCWhenFreed:
+    """Ctrl-C that arrives while Python runs a finalizer, where exceptions are only reported: as
+    when it lands in JAX's gc callback."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_in_a_finalizer_is_delivered_again():
+    """Under Python's own handler, a KeyboardInterrupt raised in a finalizer is printed and lost
+    (CI once saw this in JAX's gc callback: the run went on and exited 0). Under the command
+    line's handler it reaches the main code at once, and a block that swallowed it all the same
+    still ends with it."""
+    from interjax.cli import ctrl_c_raises
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hook_before = sys.unraisablehook
+    lost = []
+    sys.unraisablehook = lost.append  # what Python would print as "Exception ignored in ..."
+    try:
+        _SendsCtrlCWhenFreed()  # freed at once
+        assert [type(u.exc_value) for u in lost] == [KeyboardInterrupt]  # and nothing else
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
+            _SendsCtrlCWhenFreed()
+            while time.monotonic() < start + 5:  # the main code goes on: interrupted here, soon
+                pass
+        assert time.monotonic() - start < 2.5  # not only at the end of the block
+        assert len(lost) == 1 and sys.unraisablehook == lost.append  # hook put back
+    finally:
+        signal.signal(signal.SIGINT, before)
+        sys.unraisablehook = hook_before
+
+
 def test_sigkill_leaves_a_stale_lock_that_is_taken_over(user_run, tmp_path):
     """SIGKILL cannot clean up: the lock of the dead run stays. A later run neither refuses it
     (its process is gone) nor mistakes it for its own."""
