@@ -298,23 +298,18 @@ def pdhg_update(
     def pick(a, b):
         return _tmap(lambda x, y: jnp.where(restart, x, y), a, b)
 
-    z_feasible, objective, lower = problem.certify(tz, tl)
-    better = objective < state.best_objective
-    return PDHGState(
-        pick(tz, z),
-        pick(tl, lam),
-        pick(tz, state.z_anchor),
-        pick(tl, state.lam_anchor),
-        jnp.where(restart, 0, count),
-        jnp.where(restart, omega_new, omega),
-        jnp.where(restart, residual, state.restart_residual),
-        residual,
-        iteration,
-        _tmap(lambda a, b: jnp.where(better, a, b), z_feasible, state.best_z),
-        jnp.minimum(objective, state.best_objective),
-        jnp.maximum(state.best_lower, lower),
-        state.omega_start,
+    moved_on = state._replace(
+        z=pick(tz, z),
+        lam=pick(tl, lam),
+        z_anchor=pick(tz, state.z_anchor),
+        lam_anchor=pick(tl, state.lam_anchor),
+        count=jnp.where(restart, 0, count),
+        omega=jnp.where(restart, omega_new, omega),
+        restart_residual=jnp.where(restart, residual, state.restart_residual),
+        last_residual=residual,
+        iteration=iteration,
     )
+    return _with_best(moved_on, *problem.certify(tz, tl))
 
 
 def non_finite(objective, lower) -> jax.Array:
@@ -370,21 +365,27 @@ class _ProbeLane(NamedTuple):
     spent: jax.Array  # iterations of the arm that was dropped
 
 
+def _with_best(state: PDHGState, z_feasible, objective, lower) -> PDHGState:
+    """``state`` with the better of its certificate and ``(z_feasible, objective, lower)``: the
+    lower feasible objective and its point, the higher lower bound (a NaN in either stays)."""
+    better = objective < state.best_objective
+    return state._replace(
+        best_z=_tmap(lambda a, b: jnp.where(better, a, b), z_feasible, state.best_z),
+        best_objective=jnp.minimum(objective, state.best_objective),
+        best_lower=jnp.maximum(state.best_lower, lower),
+    )
+
+
 def _merge_best(state: PDHGState, other: PDHGState) -> PDHGState:
     """``state`` with the better of both certificates: every arm certifies the same problem."""
-    better = other.best_objective < state.best_objective
-    return state._replace(
-        best_z=_tmap(lambda a, b: jnp.where(better, a, b), other.best_z, state.best_z),
-        best_objective=jnp.minimum(state.best_objective, other.best_objective),
-        best_lower=jnp.maximum(state.best_lower, other.best_lower),
-    )
+    return _with_best(state, other.best_z, other.best_objective, other.best_lower)
 
 
 def pdhg_solve_pool(
     build: Callable[..., tuple[Problem, Any, Any]],
     data: Any,
     *,
-    eta: float,
+    eta: float | None = None,
     tol: float,
     max_iters: int,
     lanes: int,
@@ -413,11 +414,17 @@ def pdhg_solve_pool(
     Args:
       build: ``data_i -> (problem, z0, λ0)`` for one problem (traced under vmap).
       data: pytree whose leaves have a leading axis ``P`` (e.g. ``(v, τ)``).
+      eta: the step; without a probe only (the probe holds each arm's).
       lanes: pool width (clipped to ``P``).
 
     Returns:
       ``(best_z, best_objective, best_lower, iterations)``, each with leading axis ``P``.
     """
+    if (eta is None) == (probe is None):
+        raise TypeError(
+            "pdhg_solve_pool: give the step eta, or a probe (which holds each arm's step), not "
+            f"both or neither; got eta={eta!r}, probe={probe!r}"
+        )
     num = jax.tree.leaves(data)[0].shape[0]
     lanes = max(1, min(lanes, num))
     tail = lanes // 8 if tail_lanes is None else min(tail_lanes, lanes)

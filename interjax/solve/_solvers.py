@@ -148,7 +148,7 @@ class PDHG:
             flat,
             tau,
             jax.local_devices()[: self.devices],
-            eta=step_size(n, weight=self.order_weight),
+            eta=step_size(n, weight=self.order_weight) if fixed else None,
             probe=None if fixed else order_weight_probe(n),
             tol=self.tol,
             max_iters=self.max_iters,

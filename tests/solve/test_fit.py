@@ -201,6 +201,16 @@ def probe_reference(v, tau, tol, max_iters, check_every=64):
     return done, obj, low, keep
 
 
+@pytest.mark.parametrize("both", [False, True])
+def test_pool_takes_the_step_or_a_probe(both):
+    """The pool runs on the step ``eta`` or on a probe's steps: given both (the step would be
+    ignored) or neither, it refuses before any work."""
+    settings = {"eta": step_size(N_PLAYERS), "probe": order_weight_probe(N_PLAYERS)} if both else {}
+    data = (jnp.zeros((1, 2**N_PLAYERS)), jnp.zeros((1,)))
+    with pytest.raises(TypeError, match="not both or neither"):
+        pdhg_solve_pool(and_or_problem, data, tol=1e-3, max_iters=64, lanes=1, **settings)
+
+
 @pytest.mark.parametrize(("lanes", "tail_lanes", "max_iters"), [(1, 0, 20_000), (4, 1, 1_024)])
 def test_order_weight_probe_is_the_rule_fit_by_fit(lanes, tail_lanes, max_iters):
     """The default solver's probe in the pool (arms switched per lane, the best certificate of
@@ -216,7 +226,6 @@ def test_order_weight_probe_is_the_rule_fit_by_fit(lanes, tail_lanes, max_iters)
     got = pdhg_solve_pool(
         lambda d, arm: and_or_problem(*d, weight=order_weight_probe(N_PLAYERS).weights, arm=arm),
         (jnp.asarray(v), jnp.asarray(tau)),
-        eta=step_size(N_PLAYERS),
         tol=1e-3,
         max_iters=max_iters,
         lanes=lanes,
