@@ -41,12 +41,7 @@ __all__ = ["Operators", "operators"]
 def _rotate(v: jax.Array, n: int, m2) -> jax.Array:
     """Apply ``⊗ᵢ m2`` (a 2×2 matrix acting on the pair ``(T, T ∪ {i})``) over all n bits."""
     (a, b), (c, d) = m2
-    lead = v.shape[:-1]
-    for i in range(n):
-        w = v.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)
-        lo, hi = w[..., 0, :], w[..., 1, :]
-        v = jnp.stack([a * lo + b * hi, c * lo + d * hi], axis=-2).reshape(*lead, 2**n)
-    return v
+    return butterfly(v, n, lambda lo, hi: (a * lo + b * hi, c * lo + d * hi))
 
 
 def mobius_T(lam: jax.Array, n: int) -> jax.Array:
