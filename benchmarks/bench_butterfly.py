@@ -206,7 +206,7 @@ def main(argv=None):
     p.add_argument("--device-name", default=None)
     args = p.parse_args(argv)
     results = {
-        **machine_info(args.device_name),
+        "machine": machine_info(args.device_name),
         "players_per_pass": DEFAULT,
     }
     print("section 1: passes", flush=True)
