@@ -212,13 +212,18 @@ def butterfly(v: jax.Array, n: int, combine, players_per_pass: int | None = None
     it views ``v`` as ``(..., 2**(n-k-i), 2**k, 2**i)``, combines the ``2**k`` slices over
     players ``i, …, i+k-1`` in that order, and rebuilds the block with nested ``stack``, which
     XLA fuses into one loop (3-5x faster on CPU than an indexed update). These are the
-    operations of one player a pass in the same order, with the vector read and written once
-    per ``k`` players instead of once per player: on the 2-core CPU, ``k = 2`` made the
-    certified solver's fits 11-17% faster at n = 10-12 without compiling longer; ``k = 3``
-    was faster still on a lone Möbius transform from n = 12 but compiled about 1 s longer
-    (``benchmarks/bench_butterfly.py``). O(n 2^n) work. Subset sums are
-    ``combine = lambda lo, hi: (lo, hi + lo)``, the Möbius transform ``(lo, hi - lo)``, superset
-    sums ``(lo + hi, hi)``.
+    operations of one player a pass, in the same order, so a lone transform gives the same
+    numbers bit for bit (inside a larger program XLA may fuse them differently: the solver's
+    objectives moved by up to 3e-13 relative), with the vector read and written once per ``k``
+    players instead of once per player. O(n 2^n) work. Subset sums are ``combine = lambda lo,
+    hi: (lo, hi + lo)``, the Möbius transform ``(lo, hi - lo)``, superset sums ``(lo + hi,
+    hi)``.
+
+    On the 2-core CPU (``benchmarks/bench_butterfly.py``) ``k = 2`` took 1.2-1.6x less time
+    than ``k = 1`` for a Möbius transform or a Gram rotation of ``(2, 2**n)`` at n = 12-16, and
+    made the certified solver's fits 5% (n = 10) and 20% (n = 12) cheaper in CPU time, n = 14
+    within the noise; ``k = 3`` was faster still for a lone Möbius transform from n = 14 but
+    slower for the rotations, and its solve program compiled about 1 s longer in scratch runs.
 
     Example:
       Subset sums of ones over n = 2 players count each coalition's subsets:
