@@ -721,18 +721,22 @@ def ctrl_c_raises():
         yield  # signals reach the main thread only
         return
 
-    received = threading.Event()
+    received, ended = threading.Event(), threading.Event()
 
     def raise_interrupt(signum, frame):
         received.set()
         raise KeyboardInterrupt
+
+    def interrupt_if_running():
+        if not ended.is_set():  # not once the block has ended (it ends as Ctrl-C then anyway)
+            _thread.interrupt_main()
 
     def deliver_again_if_lost(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             # raised inside a callback whose exceptions Python only reports (a gc callback such as
             # JAX's, a __del__): lost there. Sent again a moment later, once this hook has
             # returned (sent now, it would be raised in the hook and lost again)
-            threading.Timer(0.01, _thread.interrupt_main).start()
+            threading.Timer(0.01, interrupt_if_running).start()
         else:
             hook_before(unraisable)
 
@@ -743,6 +747,7 @@ def ctrl_c_raises():
         if received.is_set():  # swallowed somewhere all the same: the block still ends as Ctrl-C
             raise KeyboardInterrupt
     finally:
+        ended.set()
         signal.signal(signal.SIGINT, before)
         sys.unraisablehook = hook_before
 

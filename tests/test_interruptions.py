@@ -225,6 +225,11 @@ def test_ctrl_c_in_a_finalizer_is_delivered_again():
                 pass
         assert time.monotonic() - start < 2.5  # not only at the end of the block
         assert len(lost) == 1 and sys.unraisablehook == lost.append  # hook put back
+        # a block that ends before the second delivery: it ends as Ctrl-C, and nothing more
+        # arrives after it (a late one would interrupt the command's own exit)
+        with pytest.raises(KeyboardInterrupt), ctrl_c_raises():
+            _SendsCtrlCWhenFreed()
+        time.sleep(0.2)  # a delivery to the main code would raise here, after the sleep
     finally:
         signal.signal(signal.SIGINT, before)
         sys.unraisablehook = hook_before
