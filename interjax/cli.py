@@ -8,7 +8,8 @@
                      [--mask-token ID] [--samples S | --sample-ids FILE]
                      [--baselines K | --baseline-dirs DIR ...] [--protocol cross_fit|paper]
                      [--baseline-steps N] [--baseline-lr LR]
-                     [--tol T] [--q-ratio Q] [--ratio R] [--same-sign] [--quiet]
+                     [--tol T] [--q-ratio Q] [--ratio R] [--same-sign] [--order-weight W]
+                     [--quiet]
                      [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
                      [--join-timeout S] [--heartbeat-timeout S]
 
@@ -182,6 +183,15 @@ def _parser() -> argparse.ArgumentParser:
         help="a baseline model must also agree on the sign for an interaction to be generalizable",
     )
     an.add_argument(
+        "--order-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="the solver's order weight alone, without probing it against 1.0 on each fit: the "
+        "weight of n (1.2 up to n = 10, 1.25 beyond) for network values, 1.0 for noise-like ones "
+        "(default: probe both)",
+    )
+    an.add_argument(
         "--memory-budget",
         type=float,
         default=None,
@@ -289,6 +299,12 @@ def _check_numbers(args) -> None:
             args.mask_token,
             args.mask_token is None or args.mask_token >= 0,
             "a token id >= 0",
+        ),
+        (
+            "--order-weight",
+            args.order_weight,
+            args.order_weight is None or 0 < args.order_weight < math.inf,
+            "a weight > 0, e.g. 1.2",
         ),
         ("--baselines", args.baselines, args.baselines >= 1, "at least 1"),
         ("--baseline-steps", args.baseline_steps, args.baseline_steps >= 1, "at least 1"),
@@ -472,6 +488,7 @@ def _analyze_checkpoints(
         same_sign=args.same_sign,
         tol=args.tol,
         iterate_dtype=None,  # float64 iterations converge in fewer steps (bench_solver_dtype)
+        order_weight=args.order_weight,
     )
 
     def train_baselines(model):

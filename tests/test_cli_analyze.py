@@ -133,6 +133,18 @@ def test_analyze_a_user_run(user_run):
             ],
             "--tol 0.0 is out of range: expected a relative gap > 0",
         ),
+        (
+            [
+                "run/checkpoints",
+                "--model",
+                "usermodel:make_model",
+                "--data",
+                "data.npz",
+                "--order-weight",
+                "-1",
+            ],
+            "--order-weight -1.0 is out of range: expected a weight > 0",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(user_run, args, message):

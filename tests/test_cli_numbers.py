@@ -410,6 +410,23 @@ def test_looser_tol_stops_the_fits_earlier(mlp_default, mlp_with):
     assert summary["solver"]["max_relative_gap"] == float(loose["relative_gap"].max())
 
 
+def test_order_weight_runs_that_weight_alone(user, mlp_default, mlp_with):
+    """``--order-weight 1.2`` (the weight of n = 8 alone, no probe): the Python API's numbers
+    with ``AnalysisSettings(order_weight=1.2)``, recorded in the settings. On these fits the
+    probe goes on with weight 1, so the fixed weight stops its fits elsewhere: the same values,
+    other gaps, each within the tolerance (the setting reaches the solver)."""
+    _, cases = user
+    out = mlp_with("--order-weight", "1.2")
+    assert_arrays_match(out, api_trajectory(cases["mlp"], AnalysisSettings(order_weight=1.2)))
+    default, fixed = cli_arrays(mlp_default[0]), cli_arrays(out)
+    np.testing.assert_array_equal(fixed["values"], default["values"])
+    assert (fixed["relative_gap"] <= 1e-2).all()
+    assert not np.array_equal(fixed["relative_gap"], default["relative_gap"])
+    assert json.loads((out / "summary.json").read_text())["settings"]["order_weight"] == 1.2
+    default_settings = json.loads((mlp_default[0] / "summary.json").read_text())["settings"]
+    assert "order_weight" not in default_settings
+
+
 def test_the_same_command_twice_gives_identical_files(user, mlp_default):
     folder, cases = user
     again = folder / "mlp_default_again"

@@ -134,9 +134,28 @@ def test_the_command_line_defaults_are_the_analysis_settings():
     argv = ["analyze", "ckpt", "--model", "m:f", "--data", "d.npz", "--out", "o"]
     args = cli._parser().parse_args(argv)
     ours = AnalysisSettings()
-    assert (args.tol, args.q_ratio, args.ratio, args.same_sign) == (
+    assert (args.tol, args.q_ratio, args.ratio, args.same_sign, args.order_weight) == (
         ours.tol,
         ours.q_ratio,
         ours.ratio,
         ours.same_sign,
+        ours.order_weight,
     )
+
+
+def test_the_order_weight_setting(two_steps):
+    """``AnalysisSettings.order_weight`` is the solver's, is refused as the solver refuses it,
+    and is part of the fingerprint when set; unset (probing), it is absent from the settings'
+    JSON, so the fingerprints of runs begun before it existed do not move."""
+    from interjax._pipeline import analysis_key
+
+    probing, fixed = AnalysisSettings(), AnalysisSettings(order_weight=1.2)
+    assert probing.solver.order_weight is None and fixed.solver.order_weight == 1.2
+    assert "order_weight" not in probing.as_dict()
+    assert fixed.as_dict()["order_weight"] == 1.2
+    assert {k: v for k, v in fixed.as_dict().items() if k != "order_weight"} == probing.as_dict()
+    with orbax_source(two_steps, model_factory=factory) as src:
+        inputs = prepared(src, num_samples=2)
+        assert analysis_key(inputs, probing) != analysis_key(inputs, fixed)
+    with pytest.raises(ValueError, match="order_weight must be"):
+        AnalysisSettings(order_weight=0.0)
