@@ -52,6 +52,13 @@ def main(argv=None):
         help="dtypes of the solver's iterations to time",
     )
     p.add_argument(
+        "--order-weight",
+        type=float,
+        default=None,
+        help="the solver's order weight alone (AnalysisSettings.order_weight); default: the "
+        "probe of both",
+    )
+    p.add_argument(
         "--cpu-devices",
         type=int,
         default=None,
@@ -88,6 +95,7 @@ def main(argv=None):
         "runs": {},
     }
     results["tol"] = a.tol
+    results["order_weight"] = a.order_weight
     for dtype in a.dtypes:
         times = []
         for _ in range(2):
@@ -108,6 +116,7 @@ def main(argv=None):
                 iterate_dtype=None if dtype == "float64" else dtype,
                 tol=a.tol,
                 max_iters=20_000,
+                order_weight=a.order_weight,
             )
             times.append(time.perf_counter() - t0)
             new_traces = _sweep._cache_size() - traces_before
@@ -137,7 +146,12 @@ def rows(results) -> list[dict]:
                 "checkpoint analysis (evaluate + solve + labels)",
                 f"{results['checkpoints']} checkpoints x {results['samples']} samples, "
                 f"n={results['n']}, {r['fits']} fits, {dtype} iterations"
-                + (f", {results['devices']} CPU devices" if results.get("devices", 1) > 1 else ""),
+                + (f", {results['devices']} CPU devices" if results.get("devices", 1) > 1 else "")
+                + (
+                    f", order weight {results['order_weight']} alone"
+                    if results.get("order_weight") is not None
+                    else ""
+                ),
                 r["second_call_s"],
                 quality=f"every fit certified within {r['max_relative_gap']:.0e}",
                 note=f"steady (second) call; first call with compilation {r['first_call_s']:.1f} "
