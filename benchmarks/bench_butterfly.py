@@ -47,7 +47,8 @@ FIT_BATCH = {8: 64, 10: 32, 12: 8, 14: 1, 16: 1}
 
 
 def combines(n: int) -> dict:
-    (a, b), (c, d) = _operators.operators(n).gram_factors(order_weight(n), 0.25)[0]
+    # the rotation U₁ of the Gram inverse (it does not depend on the shift)
+    (a, b), (c, d) = _operators.operators(n).gram_factors(order_weight(n))[0]
     return {
         "Möbius": lambda lo, hi: (lo, hi - lo),
         "Gram rotation": lambda lo, hi: (a * lo + b * hi, c * lo + d * hi),
@@ -97,14 +98,14 @@ def bench_passes(n: int, repeats: int, calls: int = 20) -> list[dict]:
     return out
 
 
+DEFAULT = _core.PLAYERS_PER_PASS
+
+
 def set_passes(one_player: bool) -> None:
     """One player a pass everywhere (the code before), or the default; JAX's caches cleared so
     that the next call traces and compiles with it."""
     _core.PLAYERS_PER_PASS = 1 if one_player else DEFAULT
     jax.clear_caches()
-
-
-DEFAULT = _core.PLAYERS_PER_PASS
 
 
 def bench_fits(n: int, repeats: int) -> dict:
