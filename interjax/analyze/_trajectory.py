@@ -452,7 +452,7 @@ def trajectory(
         ``mask_value``).
       settings: :class:`AnalysisSettings` (default ``AnalysisSettings()``); keyword
         ``overrides`` (``q_ratio=``, ``ratio=``, ``same_sign=``, ``tol=``, ``max_iters=``,
-        ``iterate_dtype=``) replace single fields.
+        ``iterate_dtype=``, ``order_weight=``) replace single fields.
       steps: ``(T,)`` training step of each checkpoint; chunk_size: as in
         :func:`interjax.evaluate`.
       shared_embedding: with token players, ``x`` may be embedded inputs only if every model
