@@ -116,6 +116,12 @@ def _analysis_devices(d):
     return _analysis(d)[-2:]
 
 
+def _solver_devices(d):
+    r = d["rows"][0]
+    assert d["cores"] == 2 and r["case"].endswith("2 devices (one per core)")
+    return str(d["batch"]), str(d["n"]), f"{r['ratio']:.1f}"
+
+
 def _numerics_time(d):
     return (f"{d['total_seconds'] / 60:.1f}",)
 
@@ -178,6 +184,12 @@ FIGURES = [  # (README phrase, one group per figure; JSON under benchmarks/resul
         r"`benchmarks/results/bench_dense_cpu.json`\)",
         "bench_dense_cpu.json",
         _first_fit,
+    ),
+    (
+        r"a batch of (\d+) fits at n = (\d+) took ([\d.]+)x less wall time on two devices than "
+        r"on one \(`benchmarks/results/bench_solver_devices.json`",
+        "bench_solver_devices.json",
+        _solver_devices,
     ),
     (
         r'no GPU"`, ([\d.]+) minutes; numbers in `benchmarks/results/bench_numerics.json`',
