@@ -93,7 +93,7 @@ def values(kind: str, n: int, batch: int, seed: int = 0) -> np.ndarray:
 KINDS = ("noisy planted", "MLP", "Gaussian noise", "Student-t noise", "saturated logits")
 
 
-def bench_kind(kind, n, batch, highs, repeats):
+def bench_kind(kind, n, batch, highs, repeats, highs_limit=None):
     v = jnp.asarray(values(kind, n, batch))
     out = {"kind": kind, "n": n, "batch": batch, "contenders": {}}
     calls = {}
@@ -120,10 +120,22 @@ def bench_kind(kind, n, batch, highs, repeats):
     out["highs"] = []
     for i in range(min(highs, batch)):
         c0 = time.process_time()
-        sol = solve_lp_highs(np.asarray(v[i]), float(tau[i]), method="highs-ipm")
+        try:
+            sol = solve_lp_highs(
+                np.asarray(v[i]), float(tau[i]), method="highs-ipm", time_limit=highs_limit
+            )
+            capped = sol.code != 0  # stopped by the time limit: not the optimum
+        except RuntimeError:  # no point at all within the limit
+            sol, capped = None, True
         out["highs"].append(
-            {"sample": i, "cpu_s": time.process_time() - c0, "objective": sol.objective}
+            {
+                "sample": i,
+                "cpu_s": time.process_time() - c0,
+                "objective": None if capped else sol.objective,
+                "capped": capped,
+            }
         )
+        print(f"  {kind} HiGHS sample {i}: {'capped' if capped else 'optimal'}", flush=True)
     return out
 
 
@@ -131,14 +143,25 @@ def rows(results) -> list[dict]:
     out = []
     for run in results["runs"]:
         d = run["contenders"]["default"]
-        idx = [h["sample"] for h in run["highs"]]
-        opt = np.array([h["objective"] for h in run["highs"]])
+        solved = [h for h in run["highs"] if not h.get("capped")]
+        capped = [h for h in run["highs"] if h.get("capped")]
+        idx = [h["sample"] for h in solved]
+        opt = np.array([h["objective"] for h in solved])
 
         def q(r, idx=idx, opt=opt):
             return fit_quality(r, idx, opt)
 
         its = iteration_summary
-        highs_s = median([h["cpu_s"] for h in run["highs"]])
+        highs = (
+            f"HiGHS ipm {median([h['cpu_s'] for h in solved]):.3g} s per fit (median of {len(idx)})"
+            if solved
+            else "HiGHS ipm not solved"
+        ) + (
+            f"; {len(capped)} fit(s) capped at {results['highs_limit_s']:.0f} s without the "
+            f"optimum ({max(h['cpu_s'] for h in capped):.0f} CPU s)"
+            if capped
+            else ""
+        )
         for name, peer in run["contenders"].items():
             if name == "default":
                 continue
@@ -152,8 +175,7 @@ def rows(results) -> list[dict]:
                     peer_s=peer["per_fit_s"],
                     quality=f"default: {q(d)}; {name}: {q(peer)}",
                     note=f"CPU seconds per fit, medians of {len(d['cpu_s'])} alternating calls; "
-                    f"default: {its(d)}; {name}: {its(peer)}; HiGHS ipm {highs_s:.3g} s per fit "
-                    f"(median of {len(idx)})",
+                    f"default: {its(d)}; {name}: {its(peer)}; {highs}",
                 )
             )
     return out
@@ -166,12 +188,24 @@ def main(argv=None):
     p.add_argument("--highs", type=int, default=3, help="fits per kind solved by HiGHS too")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    p.add_argument(
+        "--highs-time-limit",
+        type=float,
+        default=None,
+        help="seconds after which HiGHS stops; such a fit is recorded as capped (default: none)",
+    )
     p.add_argument("--out", default="benchmarks/results", type=Path)
     p.add_argument("--device-name", default=None)
     a = p.parse_args(argv)
-    results = {"machine": machine_info(a.device_name), "runs": []}
+    results = {
+        "machine": machine_info(a.device_name),
+        "highs_limit_s": a.highs_time_limit,
+        "runs": [],
+    }
     for kind in a.kinds:
-        results["runs"].append(bench_kind(kind, a.n, a.batch, a.highs, a.repeats))
+        results["runs"].append(
+            bench_kind(kind, a.n, a.batch, a.highs, a.repeats, a.highs_time_limit)
+        )
         results["rows"] = rows(results)
         name = "bench_solver_values" + ("" if a.n == 10 else f"_n{a.n}")
         write_json(a.out / f"{name}.json", results)
