@@ -187,7 +187,13 @@ def rows(results) -> list[dict]:
             else "HiGHS ipm not solved"
         ) + (
             f"; {len(capped)} fit(s) capped at {results['highs_limit_s']:.0f} s without the "
-            f"optimum ({max(h['cpu_s'] for h in capped):.0f} CPU s)"
+            f"optimum ("
+            + (
+                f"stopped after {max(h.get('stopped_after_s', 0) for h in capped):.0f} s wall"
+                if any("stopped_after_s" in h for h in capped)
+                else f"{max(h['cpu_s'] for h in capped):.0f} CPU s"
+            )
+            + ")"
             if capped
             else ""
         )
