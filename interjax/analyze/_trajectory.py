@@ -222,10 +222,16 @@ def fit_salient(v, q_ratio, tol, max_iters, ratio, iterate_dtype=None, order_wei
       >>> np.flatnonzero(sal[0, 0, 0]).tolist(), np.flatnonzero(sal[0, 0, 1]).tolist()
       ([3], [6])
     """
-    check_salient_rule(ratio=ratio)  # before the fit, not after it
     solver = PDHG(
         tol=tol, max_iters=max_iters, iterate_dtype=iterate_dtype, order_weight=order_weight
     )
+    return _fit_salient(v, q_ratio, solver, ratio)
+
+
+def _fit_salient(v, q_ratio, solver: PDHG, ratio):
+    """:func:`fit_salient` with the solver given whole (the analysis passes
+    ``AnalysisSettings.solver``, its one definition of the solver)."""
+    check_salient_rule(ratio=ratio)  # before the fit, not after it
     fit = fit_and_or(v, q_ratio=q_ratio, solver=solver)
     inter = jnp.stack([fit.and_, fit.or_], axis=-2)
     return (
@@ -320,14 +326,8 @@ def fit_models(
         )
         for group in param_groups
     ]
-    inter, sal, gap = fit_salient(
-        np.concatenate(values),
-        settings.q_ratio,
-        settings.tol,
-        settings.max_iters,
-        settings.ratio,
-        settings.iterate_dtype,
-        settings.order_weight,
+    inter, sal, gap = _fit_salient(
+        np.concatenate(values), settings.q_ratio, settings.solver, settings.ratio
     )
     cuts = np.cumsum([len(v) for v in values])[:-1]
     return [
