@@ -106,20 +106,14 @@ def main(argv=None):
         for k in counts:
             runs[k].append(run_child(k, a, scratch / f"fits_{k}.npz"))
             print(f"  {k} device(s): {runs[k][-1]['wall_s'][0]:.1f} s wall", flush=True)
-    ref = np.load(scratch / "fits_1.npz")
-    identical = {
-        k: all(np.array_equal(np.load(scratch / f"fits_{k}.npz")[f], ref[f]) for f in ref.files)
-        for k in counts
-    }
+    fits = {k: dict(np.load(scratch / f"fits_{k}.npz")) for k in counts}
+    ref = fits[1]
+    identical = {k: all(np.array_equal(fits[k][f], ref[f]) for f in ref) for k in counts}
     # below n = 10 a device's pool has several lanes, and fewer fits per device vmap the
     # iterations differently: the same iterations, the results equal to rounding (the pool's
     # contract, tests/solve/test_fit.py); from n = 10 one lane, bit for bit
     max_diff = {
-        k: max(
-            float(np.max(np.abs(np.load(scratch / f"fits_{k}.npz")[f] - ref[f])))
-            for f in ("and_", "or_")
-        )
-        for k in counts
+        k: max(float(np.max(np.abs(fits[k][f] - ref[f]))) for f in ("and_", "or_")) for k in counts
     }
     for f in scratch.iterdir():
         f.unlink()
